@@ -1,0 +1,1 @@
+"""otel-tokens openai instrumentor."""

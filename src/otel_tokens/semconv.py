@@ -1,0 +1,162 @@
+"""Every attribute, metric and value name that otel-tokens emits.
+
+Standard names come from the OpenTelemetry GenAI semantic conventions (v1.41) and are
+checked against the ``opentelemetry-semantic-conventions`` package by a conformance test.
+Names of our own all live under the ``otel_tokens.`` namespace and are listed in the README.
+The cost attributes follow the proposal in semantic-conventions-genai PR #443, which is not
+released yet; if it changes before release, only this module changes.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- standard span and metric attributes -------------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
+OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER: Final = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+ERROR_TYPE: Final = "error.type"
+
+# Proposed in semantic-conventions-genai PR #443 (not yet released).
+GEN_AI_USAGE_COST_AMOUNT: Final = "gen_ai.usage.cost.amount"
+GEN_AI_USAGE_COST_CURRENCY: Final = "gen_ai.usage.cost.currency"
+GEN_AI_USAGE_COST_SOURCE: Final = "gen_ai.usage.cost.source"
+
+# --- standard metric names ---------------------------------------------------------------
+GEN_AI_CLIENT_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
+GEN_AI_CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
+GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
+
+# --- standard values ---------------------------------------------------------------------
+OPERATION_CHAT: Final = "chat"
+OPERATION_TEXT_COMPLETION: Final = "text_completion"
+OPERATION_EMBEDDINGS: Final = "embeddings"
+OPERATION_GENERATE_CONTENT: Final = "generate_content"
+TOKEN_TYPE_INPUT: Final = "input"
+TOKEN_TYPE_OUTPUT: Final = "output"
+COST_SOURCE_LOCAL: Final = "local"
+COST_SOURCE_PROVIDER: Final = "provider"
+CURRENCY_USD: Final = "USD"
+ERROR_TYPE_OTHER: Final = "_OTHER"
+
+# gen_ai.provider.name values defined by the conventions.
+PROVIDER_OPENAI: Final = "openai"
+PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
+PROVIDER_ANTHROPIC: Final = "anthropic"
+PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
+PROVIDER_GCP_GEMINI: Final = "gcp.gemini"
+PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
+PROVIDER_COHERE: Final = "cohere"
+PROVIDER_MISTRAL_AI: Final = "mistral_ai"
+PROVIDER_DEEPSEEK: Final = "deepseek"
+PROVIDER_GROQ: Final = "groq"
+PROVIDER_X_AI: Final = "x_ai"
+PROVIDER_PERPLEXITY: Final = "perplexity"
+# Providers the conventions do not name yet: lower-case, as the conventions ask for custom values.
+PROVIDER_TOGETHER_AI: Final = "together_ai"
+PROVIDER_OPENROUTER: Final = "openrouter"
+PROVIDER_FIREWORKS_AI: Final = "fireworks_ai"
+PROVIDER_OLLAMA: Final = "ollama"
+PROVIDER_VLLM: Final = "vllm"
+
+# --- our own names: all under "otel_tokens." ---------------------------------------------
+NAMESPACE: Final = "otel_tokens"
+
+# Span attributes
+OTEL_TOKENS_COST_INPUT: Final = "otel_tokens.cost.input"
+"""USD for uncached input tokens."""
+OTEL_TOKENS_COST_OUTPUT: Final = "otel_tokens.cost.output"
+"""USD for output tokens (reasoning included)."""
+OTEL_TOKENS_COST_CACHE_READ: Final = "otel_tokens.cost.cache_read"
+"""USD for input tokens read from the provider's prompt cache."""
+OTEL_TOKENS_COST_CACHE_CREATION: Final = "otel_tokens.cost.cache_creation"
+"""USD for input tokens written to the provider's prompt cache."""
+OTEL_TOKENS_PRICE_SOURCE: Final = "otel_tokens.price.source"
+"""Where the price came from and its data version, e.g. ``genai-prices 0.2.3`` or ``override``."""
+OTEL_TOKENS_PRICE_TIER: Final = "otel_tokens.price.service_tier"
+"""Service tier the price was taken for (``priority``, ``flex``...), when not the default."""
+OTEL_TOKENS_PRICE_MISSING: Final = "otel_tokens.price.missing"
+"""True when no price is known for the model; no cost attribute is set then."""
+OTEL_TOKENS_USAGE_ESTIMATED: Final = "otel_tokens.usage.estimated"
+"""True when token counts were counted locally because the response carried no usage."""
+OTEL_TOKENS_USAGE_ESTIMATE_METHOD: Final = "otel_tokens.usage.estimate_method"
+"""How an estimate was made: ``tiktoken:o200k_base``, ``tiktoken:cl100k_base`` or ``heuristic``."""
+OTEL_TOKENS_TAG_PREFIX: Final = "otel_tokens.tag."
+"""Business tags: ``otel_tokens.tag.team``, ``otel_tokens.tag.feature``..."""
+
+# Metric-only attributes
+OTEL_TOKENS_TOKEN_TYPE: Final = "otel_tokens.token.type"
+"""Kind of token counted by ``otel_tokens.client.token.detail``."""
+TOKEN_DETAIL_CACHE_READ: Final = "cache_read"
+TOKEN_DETAIL_CACHE_CREATION: Final = "cache_creation"
+TOKEN_DETAIL_REASONING: Final = "reasoning"
+OTEL_TOKENS_TAG_KEY: Final = "otel_tokens.tag.key"
+"""On ``otel_tokens.tags.folded``: the tag key whose value was folded."""
+
+# Metrics
+OTEL_TOKENS_CLIENT_COST: Final = "otel_tokens.client.cost"
+"""Histogram of USD per call: ``_sum`` gives spend totals, buckets give cost per call."""
+OTEL_TOKENS_CLIENT_TOKEN_DETAIL: Final = "otel_tokens.client.token.detail"
+"""Counter of cached, cache-written and reasoning tokens (subsets of input/output tokens)."""
+OTEL_TOKENS_CLIENT_UNPRICED_CALLS: Final = "otel_tokens.client.unpriced_calls"
+"""Counter of calls whose model has no known price."""
+OTEL_TOKENS_TAGS_FOLDED: Final = "otel_tokens.tags.folded"
+"""Counter of tag values folded into the overflow value by the cardinality guard."""
+
+TAG_OVERFLOW_VALUE: Final = "__overflow__"
+"""The value a tag takes on metrics once its key has too many distinct values."""
+
+OWN_ATTRIBUTES: Final = (
+    OTEL_TOKENS_COST_INPUT,
+    OTEL_TOKENS_COST_OUTPUT,
+    OTEL_TOKENS_COST_CACHE_READ,
+    OTEL_TOKENS_COST_CACHE_CREATION,
+    OTEL_TOKENS_PRICE_SOURCE,
+    OTEL_TOKENS_PRICE_TIER,
+    OTEL_TOKENS_PRICE_MISSING,
+    OTEL_TOKENS_USAGE_ESTIMATED,
+    OTEL_TOKENS_USAGE_ESTIMATE_METHOD,
+    OTEL_TOKENS_TOKEN_TYPE,
+    OTEL_TOKENS_TAG_KEY,
+)
+OWN_METRICS: Final = (
+    OTEL_TOKENS_CLIENT_COST,
+    OTEL_TOKENS_CLIENT_TOKEN_DETAIL,
+    OTEL_TOKENS_CLIENT_UNPRICED_CALLS,
+    OTEL_TOKENS_TAGS_FOLDED,
+)
+
+
+def tag_attribute(key: str) -> str:
+    """The attribute name that carries business tag ``key``."""
+    return OTEL_TOKENS_TAG_PREFIX + key
