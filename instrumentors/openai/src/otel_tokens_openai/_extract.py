@@ -1,0 +1,343 @@
+"""Pure functions: OpenAI request, response and stream items -> model, usage, attributes.
+
+They accept the SDK's pydantic objects or plain dicts alike, never raise on odd shapes
+(missing fields read as ``None``), and are shared by the sync and async paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from otel_tokens import semconv
+from otel_tokens.record import CallResult
+from otel_tokens.usage import Usage
+
+# Hosts of OpenAI and the OpenAI-compatible APIs we know, with their gen_ai.provider.name.
+KNOWN_HOSTS: dict[str, str] = {
+    "api.openai.com": semconv.PROVIDER_OPENAI,
+    "api.groq.com": semconv.PROVIDER_GROQ,
+    "api.deepseek.com": semconv.PROVIDER_DEEPSEEK,
+    "api.together.xyz": semconv.PROVIDER_TOGETHER_AI,
+    "api.together.ai": semconv.PROVIDER_TOGETHER_AI,
+    "openrouter.ai": semconv.PROVIDER_OPENROUTER,
+    "api.mistral.ai": semconv.PROVIDER_MISTRAL_AI,
+    "api.x.ai": semconv.PROVIDER_X_AI,
+    "api.perplexity.ai": semconv.PROVIDER_PERPLEXITY,
+    "api.fireworks.ai": semconv.PROVIDER_FIREWORKS_AI,
+    "generativelanguage.googleapis.com": semconv.PROVIDER_GCP_GEMINI,
+    "api.anthropic.com": semconv.PROVIDER_ANTHROPIC,
+}
+AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
+OLLAMA_PORT = 11434
+
+_provider_cache: dict[tuple[str, bool, int], tuple[str, str | None, int | None]] = {}
+
+
+def provider_for(base_url: str, is_azure_client: bool, host_overrides: Mapping[str, str]) -> tuple[
+    str, str | None, int | None
+]:
+    """``(gen_ai.provider.name, server.address, server.port)`` for a client's base URL, cached."""
+    key = (base_url, is_azure_client, id(host_overrides))
+    cached = _provider_cache.get(key)
+    if cached is not None:
+        return cached
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
+    provider = (
+        host_overrides.get(f"{host}:{port}")
+        or host_overrides.get(host)
+        or (semconv.PROVIDER_AZURE_OPENAI if is_azure_client or host.endswith(AZURE_HOST_SUFFIXES) else None)
+        or KNOWN_HOSTS.get(host)
+        or (semconv.PROVIDER_OLLAMA if port == OLLAMA_PORT else None)
+        # Any other host is an OpenAI-compatible gateway or proxy; models it forwards to OpenAI
+        # are priced as OpenAI's, and self-hosted model names simply find no price.
+        or semconv.PROVIDER_OPENAI
+    )
+    result = (provider, host or None, port)
+    if len(_provider_cache) < 1024:
+        _provider_cache[key] = result
+    return result
+
+
+def get(obj: Any, name: str) -> Any:
+    """``obj.name`` or ``obj[name]``; ``None`` when absent."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def given(value: Any) -> bool:
+    """False for None and the SDK's NOT_GIVEN / omit sentinels."""
+    return value is not None and type(value).__name__ not in ("NotGiven", "Omit")
+
+
+# -- requests ------------------------------------------------------------------------------
+
+_CHAT_PARAMETERS = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ("seed", semconv.GEN_AI_REQUEST_SEED),
+    ("service_tier", semconv.OPENAI_REQUEST_SERVICE_TIER),
+)
+
+
+def request_attributes(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``gen_ai.request.*`` attributes of a call's keyword arguments."""
+    values: dict[str, Any] = {}
+    for name, attribute in _CHAT_PARAMETERS:
+        value = kwargs.get(name)
+        if given(value):
+            values[attribute] = value
+    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        value = kwargs.get(name)
+        if given(value):
+            values[semconv.GEN_AI_REQUEST_MAX_TOKENS] = value
+            break
+    stop = kwargs.get("stop")
+    if given(stop):
+        values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop)
+    n = kwargs.get("n")
+    if given(n) and n != 1:
+        values[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = n
+    if kwargs.get("stream") is True:
+        values[semconv.GEN_AI_REQUEST_STREAM] = True
+    output_type = _output_type(kwargs)
+    if output_type:
+        values[semconv.GEN_AI_OUTPUT_TYPE] = output_type
+    if operation == semconv.OPERATION_EMBEDDINGS:
+        encoding = kwargs.get("encoding_format")
+        values[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding if given(encoding) else "float"]
+        dimensions = kwargs.get("dimensions")
+        if given(dimensions):
+            values[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
+    return values
+
+
+def _output_type(kwargs: Mapping[str, Any]) -> str | None:
+    response_format = kwargs.get("response_format")
+    if not given(response_format):
+        response_format = get(kwargs.get("text"), "format")  # Responses API
+    if not given(response_format):
+        response_format = kwargs.get("text_format")  # responses.parse
+    if not given(response_format):
+        return None
+    if isinstance(response_format, type):  # a pydantic model given to parse()
+        return "json"
+    kind = get(response_format, "type")
+    if kind in ("json_schema", "json_object"):
+        return "json"
+    if kind == "text":
+        return "text"
+    return None
+
+
+# -- usage ---------------------------------------------------------------------------------
+
+
+def chat_usage(usage: Any) -> Usage | None:
+    """Usage of chat completions, legacy completions and embeddings (``prompt_tokens`` shape)."""
+    if usage is None:
+        return None
+    cached = get(get(usage, "prompt_tokens_details"), "cached_tokens")
+    if cached is None:
+        cached = get(usage, "prompt_cache_hit_tokens")  # DeepSeek reports it at top level
+    return Usage(
+        input_tokens=get(usage, "prompt_tokens"),
+        output_tokens=get(usage, "completion_tokens"),
+        cache_read_input_tokens=cached,
+        reasoning_output_tokens=get(get(usage, "completion_tokens_details"), "reasoning_tokens"),
+    )
+
+
+def responses_usage(usage: Any) -> Usage | None:
+    """Usage of the Responses API (``input_tokens`` shape)."""
+    if usage is None:
+        return None
+    return Usage(
+        input_tokens=get(usage, "input_tokens"),
+        output_tokens=get(usage, "output_tokens"),
+        cache_read_input_tokens=get(get(usage, "input_tokens_details"), "cached_tokens"),
+        reasoning_output_tokens=get(get(usage, "output_tokens_details"), "reasoning_tokens"),
+    )
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+def response_attributes(response: Any) -> dict[str, Any] | None:
+    tier = get(response, "service_tier")
+    fingerprint = get(response, "system_fingerprint")
+    if not tier and not fingerprint:
+        return None
+    values: dict[str, Any] = {}
+    if tier:
+        values[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
+    if fingerprint:
+        values[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
+    return values
+
+
+def chat_result(response: Any) -> CallResult:
+    """A chat completion (``ChatCompletion``, ``ParsedChatCompletion`` or a dict)."""
+    choices = get(response, "choices") or ()
+    messages = [get(choice, "message") for choice in choices]
+    usage = chat_usage(get(response, "usage"))
+    return CallResult(
+        response_model=get(response, "model") or None,
+        response_id=get(response, "id"),
+        finish_reasons=tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason")) or None,
+        usage=usage,
+        service_tier=get(response, "service_tier"),
+        attributes=response_attributes(response),
+        output_texts=None if usage is not None else [text for m in messages for text in message_texts(m)],
+        output_messages=lambda: [
+            output_message(get(m, "role") or "assistant", message_texts(m), get(c, "finish_reason"))
+            for m, c in zip(messages, choices, strict=False)
+        ],
+    )
+
+
+def completion_result(response: Any) -> CallResult:
+    """A legacy text completion."""
+    choices = get(response, "choices") or ()
+    usage = chat_usage(get(response, "usage"))
+    texts = [get(choice, "text") or "" for choice in choices]
+    return CallResult(
+        response_model=get(response, "model") or None,
+        response_id=get(response, "id"),
+        finish_reasons=tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason")) or None,
+        usage=usage,
+        attributes=response_attributes(response),
+        output_texts=None if usage is not None else texts,
+        output_messages=lambda: [output_message("assistant", [t], get(c, "finish_reason")) for t, c in zip(
+            texts, choices, strict=False
+        )],
+    )
+
+
+def embeddings_result(response: Any) -> CallResult:
+    data = get(response, "data") or ()
+    usage = chat_usage(get(response, "usage"))
+    if usage is not None:
+        usage.output_tokens = None  # embeddings have no output tokens; don't report a 0
+    attributes = None
+    if data:
+        vector = get(data[0], "embedding")
+        if isinstance(vector, list):
+            attributes = {semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: len(vector)}
+    return CallResult(response_model=get(response, "model") or None, usage=usage, attributes=attributes)
+
+
+def responses_result(response: Any) -> CallResult:
+    """A Responses API ``Response`` (also the one inside ``response.completed`` events)."""
+    output = get(response, "output") or ()
+    usage = responses_usage(get(response, "usage"))
+    texts = [text for item in output for text in _response_item_texts(item)]
+    status = get(response, "status")
+    reasons = None
+    if status:
+        detail = get(get(response, "incomplete_details"), "reason")
+        reasons = (str(detail or status),)
+    return CallResult(
+        response_model=get(response, "model") or None,
+        response_id=get(response, "id"),
+        finish_reasons=reasons,
+        usage=usage,
+        service_tier=get(response, "service_tier"),
+        attributes=response_attributes(response),
+        output_texts=None if usage is not None else texts,
+        output_messages=lambda: [output_message("assistant", texts, status)],
+    )
+
+
+def _response_item_texts(item: Any) -> list[str]:
+    kind = get(item, "type")
+    if kind == "message":
+        return [get(part, "text") or get(part, "refusal") or "" for part in get(item, "content") or ()]
+    if kind == "function_call":
+        return [get(item, "name") or "", get(item, "arguments") or ""]
+    return []
+
+
+def message_texts(message: Any) -> list[str]:
+    """Text a chat message carries: content, refusal and tool-call names and arguments."""
+    if message is None:
+        return []
+    texts: list[str] = []
+    content = get(message, "content")
+    if isinstance(content, str):
+        texts.append(content)
+    elif isinstance(content, Iterable):
+        texts.extend(get(part, "text") or "" for part in content if get(part, "type") in ("text", "input_text"))
+    refusal = get(message, "refusal")
+    if isinstance(refusal, str):
+        texts.append(refusal)
+    for call in get(message, "tool_calls") or ():
+        function = get(call, "function")
+        texts.append(get(function, "name") or "")
+        texts.append(get(function, "arguments") or "")
+    function_call = get(message, "function_call")
+    if function_call is not None:
+        texts.append(get(function_call, "name") or "")
+        texts.append(get(function_call, "arguments") or "")
+    return [text for text in texts if text]
+
+
+# -- content capture (only when the user opted in) ------------------------------------------
+
+
+def output_message(role: str, texts: list[str], finish_reason: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": role, "parts": [{"type": "text", "content": t} for t in texts]}
+    if finish_reason:
+        message["finish_reason"] = str(finish_reason)
+    return message
+
+
+def input_messages(messages: Any) -> list[dict[str, Any]]:
+    """Chat ``messages`` in the conventions' ``gen_ai.input.messages`` shape."""
+    if isinstance(messages, str):
+        return [{"role": "user", "parts": [{"type": "text", "content": messages}]}]
+    result = []
+    for message in messages or ():
+        if isinstance(message, str):  # a legacy prompt list
+            result.append({"role": "user", "parts": [{"type": "text", "content": message}]})
+            continue
+        parts: list[dict[str, Any]] = [{"type": "text", "content": text} for text in message_texts(message)]
+        result.append({"role": get(message, "role") or "user", "parts": parts})
+    return result
+
+
+def responses_input_messages(kwargs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    messages = []
+    instructions = kwargs.get("instructions")
+    if given(instructions) and isinstance(instructions, str):
+        messages.append({"role": "system", "parts": [{"type": "text", "content": instructions}]})
+    value = kwargs.get("input")
+    if given(value):
+        messages.extend(input_messages(value))
+    return messages
+
+
+def prompt_texts(value: Any) -> list[str]:
+    """Texts of a legacy ``prompt`` or an embeddings ``input`` (token arrays are counted, not read)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Iterable):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def token_array_length(value: Any) -> int:
+    """Tokens given directly as integer arrays (embeddings/completions accept them)."""
+    if isinstance(value, list) and value and isinstance(value[0], int):
+        return len(value)
+    if isinstance(value, list):
+        return sum(len(item) for item in value if isinstance(item, list))
+    return 0

@@ -1,0 +1,67 @@
+"""Process-wide state shared by all instrumentors: settings, the price book, the tokenizer.
+
+Created lazily so ``opentelemetry-instrument`` (which never calls ``init()``) gets settings
+from the environment on first use, and replaced as a whole when ``init()`` is called again.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from otel_tokens import _tags
+from otel_tokens._settings import Settings
+from otel_tokens.pricing import PriceBook
+from otel_tokens.tokenize import Tokenizer
+
+_lock = threading.Lock()
+_settings: Settings | None = None
+_price_book: PriceBook | None = None
+_tokenizer: Tokenizer | None = None
+
+
+def settings() -> Settings:
+    """The settings in force; loaded from the environment if ``init()`` has not set them."""
+    global _settings
+    if _settings is None:
+        with _lock:
+            if _settings is None:
+                _apply(Settings.load())
+    assert _settings is not None
+    return _settings
+
+
+def set_settings(new: Settings) -> None:
+    """Install new settings; the price book and tokenizer are rebuilt from them on next use."""
+    with _lock:
+        _apply(new)
+
+
+def _apply(new: Settings) -> None:
+    global _settings, _price_book, _tokenizer
+    # Build the price book first: an invalid override file must fail before anything changes.
+    book = PriceBook(new.price_overrides, auto_update=new.price_auto_update)
+    _settings, _price_book, _tokenizer = new, book, None
+    _tags.configure(new.baggage_prefix, new.default_tags)
+
+
+def price_book() -> PriceBook:
+    settings()
+    assert _price_book is not None
+    return _price_book
+
+
+def tokenizer() -> Tokenizer:
+    global _tokenizer
+    if _tokenizer is None:
+        with _lock:
+            if _tokenizer is None:
+                _tokenizer = Tokenizer(settings().tokenizer_dir)
+    return _tokenizer
+
+
+def reset() -> None:
+    """Forget all state (for tests)."""
+    global _settings, _price_book, _tokenizer
+    with _lock:
+        _settings = _price_book = _tokenizer = None
+        _tags.configure("otel_tokens.tag.", {})

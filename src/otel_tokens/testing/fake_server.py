@@ -1,0 +1,36 @@
+"""Run the fake provider by hand: `python -m otel_tokens.testing.fake_server --port 8089`.
+
+Serves on 127.0.0.1 until interrupted; point an OpenAI client at the printed base URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from ._fake_server import FakeProviderServer, Scenario
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, serve until Ctrl-C, and return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m otel_tokens.testing.fake_server",
+                                     description="A fake OpenAI-compatible provider on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8089, help="port to bind (0 picks a free one)")
+    parser.add_argument("--text", default=Scenario.text, help="completion text of every answer")
+    parser.add_argument("--chunks", type=int, default=Scenario.chunks, help="content events per stream")
+    parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between stream events")
+    parser.add_argument("--model", default=None, help="response model (default: echo the request's)")
+    args = parser.parse_args(argv)
+    scenario = Scenario(text=args.text, chunks=args.chunks, chunk_delay=args.chunk_delay, model=args.model)
+    with FakeProviderServer(scenario, port=args.port) as server:
+        print(f"fake provider listening on {server.url} (OpenAI base_url: {server.url}/v1); Ctrl-C stops",
+              flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
