@@ -165,7 +165,8 @@ class Recorder:
             input_tokens, _ = estimate.tokens, methods.append(estimate.method)
         if result.output_texts is not None:
             model = result.response_model or inv.request.request_model
-            estimate = tokenizer.count_texts(model, result.output_texts)
+            # Streamed pieces are joined first: tokens span chunk boundaries.
+            estimate = tokenizer.count_text(model, "".join(result.output_texts))
             output_tokens, _ = estimate.tokens, methods.append(estimate.method)
         method = methods[0] if len(set(methods)) == 1 else "+".join(dict.fromkeys(methods))
         return Usage(input_tokens=input_tokens, output_tokens=output_tokens, estimated=True, estimate_method=method)
