@@ -92,15 +92,23 @@ def lib_usage(usage: Usage) -> genai_prices.Usage:
         output_tokens=usage.output_tokens,
         cache_read_tokens=usage.cache_read_input_tokens,
         cache_write_tokens=usage.cache_creation_input_tokens,
-        cache_write_5m_tokens=None if write_1h is None else (usage.cache_creation_input_tokens or 0) - write_1h,
+        cache_write_5m_tokens=None
+        if write_1h is None
+        else (usage.cache_creation_input_tokens or 0) - write_1h,
         cache_write_1h_tokens=write_1h,
         output_reasoning_tokens=usage.reasoning_output_tokens,
     )
 
 
-def library_total(usage: Usage, model: str, provider_id: str, tier_context: dict[str, str] | None = None) -> float:
+def library_total(
+    usage: Usage, model: str, provider_id: str, tier_context: dict[str, str] | None = None
+) -> float:
     calc = genai_prices.calc_price(
-        lib_usage(usage), model, provider_id=provider_id, genai_request_timestamp=NOW, price_context=tier_context
+        lib_usage(usage),
+        model,
+        provider_id=provider_id,
+        genai_request_timestamp=NOW,
+        price_context=tier_context,
     )
     return float(calc.total_price)
 
@@ -237,7 +245,11 @@ def test_reasoning_tokens_are_output_tokens_not_counted_twice(book: PriceBook) -
 
 def test_model_with_its_own_reasoning_rate(book: PriceBook) -> None:
     # Perplexity's sonar-deep-research bills reasoning at $3, other output at $8 per million.
-    cost = book.cost("perplexity", "sonar-deep-research", Usage(input_tokens=0, output_tokens=1_000, reasoning_output_tokens=400))
+    cost = book.cost(
+        "perplexity",
+        "sonar-deep-research",
+        Usage(input_tokens=0, output_tokens=1_000, reasoning_output_tokens=400),
+    )
     assert cost is not None and cost.output == pytest.approx((600 * 8 + 400 * 3) * 1e-6, rel=1e-12)
 
 
@@ -259,7 +271,9 @@ def test_cache_reads_cost_the_input_rate_when_the_model_has_no_cache_price(book:
 
 
 def test_cache_parts_larger_than_the_total_are_clamped_not_raised(book: PriceBook) -> None:
-    cost = book.cost("openai", "gpt-4o-mini", Usage(input_tokens=10, output_tokens=0, cache_read_input_tokens=50))
+    cost = book.cost(
+        "openai", "gpt-4o-mini", Usage(input_tokens=10, output_tokens=0, cache_read_input_tokens=50)
+    )
     assert cost is not None and cost.input == 0.0 and cost.cache_read == pytest.approx(50 * 0.075e-6)
 
 
@@ -307,7 +321,9 @@ def test_gpt5_priced_at_the_tier_that_served_it(book: PriceBook, exchange: str, 
     priority = book.cost("openai", model, usage, served)
     assert priority is not None
     assert priority.total == pytest.approx(2 * default_total, rel=1e-12)
-    assert priority.total == pytest.approx(library_total(usage, model, "openai", {"service_tier": "priority"}))
+    assert priority.total == pytest.approx(
+        library_total(usage, model, "openai", {"service_tier": "priority"})
+    )
     assert priority.service_tier == "priority"
 
     flex = book.cost("openai", model, usage, "flex")
@@ -352,7 +368,9 @@ def test_azure_borrows_openai_prices_without_the_tier_like_the_library(book: Pri
 # --- 4. unknown models, local models, provider names ---------------------------------------
 
 
-def test_unknown_model_has_no_cost_and_warns_once_per_model(book: PriceBook, caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_model_has_no_cost_and_warns_once_per_model(
+    book: PriceBook, caplog: pytest.LogCaptureFixture
+) -> None:
     usage = Usage(input_tokens=10, output_tokens=10)
     with caplog.at_level(logging.WARNING, logger="otel_tokens.pricing"):
         results = [book.cost("openai", "gpt-imaginary", usage) for _ in range(3)]
@@ -385,12 +403,18 @@ def test_unknown_provider_name_falls_back_to_the_library_lookup(book: PriceBook)
     ("model", "priced_as"),
     [
         ("us.anthropic.claude-opus-5", "us.anthropic.claude-opus-5"),
-        ("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-opus-5", "us.anthropic.claude-opus-5"),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-opus-5",
+            "us.anthropic.claude-opus-5",
+        ),
         ("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-opus-5", "anthropic.claude-opus-5"),
         # The library matches no apac./ca. id for this model; the geographic profile costs the regional price.
         ("apac.anthropic.claude-opus-5", "anthropic.claude-opus-5"),
         ("global.anthropic.claude-opus-5", "global.anthropic.claude-opus-5"),
-        ("arn:aws:bedrock:eu-west-1:123456789012:inference-profile/global.anthropic.claude-opus-5", "global.anthropic.claude-opus-5"),
+        (
+            "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/global.anthropic.claude-opus-5",
+            "global.anthropic.claude-opus-5",
+        ),
     ],
 )
 def test_bedrock_region_prefixes_and_arns(book: PriceBook, model: str, priced_as: str) -> None:
@@ -452,7 +476,9 @@ def test_documented_example_file(tmp_path: Path) -> None:
         ),
     )
     assert sonnet == Cost(
-        total=pytest.approx(1_000 * 2.4e-6 + 1_000 * 0.24e-6 + 750 * 3e-6 + 250 * 4.8e-6 + 100 * 12e-6 + 0.001),
+        total=pytest.approx(
+            1_000 * 2.4e-6 + 1_000 * 0.24e-6 + 750 * 3e-6 + 250 * 4.8e-6 + 100 * 12e-6 + 0.001
+        ),
         input=pytest.approx(1_000 * 2.4e-6),
         output=pytest.approx(100 * 12e-6),
         cache_read=pytest.approx(1_000 * 0.24e-6),
@@ -500,7 +526,9 @@ def test_override_beats_the_library_first_match_wins_and_filters_apply(tmp_path:
     standard = book.cost("openai", "gpt-4o-mini", usage)
     priority = book.cost("openai", "gpt-4o-mini", usage, "priority")
     azure = book.cost("azure.ai.openai", "gpt-4o-mini", usage)
-    assert standard == Cost(1.0, 0.5, 0.0, 0.5, 0.0, "override", None)  # cache reads default to the input rate
+    assert standard == Cost(
+        1.0, 0.5, 0.0, 0.5, 0.0, "override", None
+    )  # cache reads default to the input rate
     assert priority == Cost(2.0, 1.0, 0.0, 1.0, 0.0, "override", "priority")
     assert azure == Cost(9.0, 4.5, 0.0, 4.5, 0.0, "override", None)
 
@@ -528,7 +556,9 @@ def test_discount_applies_to_overrides_and_first_discount_wins(tmp_path: Path) -
     book = PriceBook(path)
     book._clock = NOW.timestamp
     usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
-    assert book.cost("vllm", "acme-private", usage) == Cost(1.75, 0.5, 1.0, 0.0, 0.0, "override+discount", None)
+    assert book.cost("vllm", "acme-private", usage) == Cost(
+        1.75, 0.5, 1.0, 0.0, 0.0, "override+discount", None
+    )
     library = book.cost("openai", "gpt-4o-mini", usage)
     assert library is not None and library.source == f"{VERSION}+discount"
     assert library.total == pytest.approx(0.1 * (0.15 + 0.6), rel=1e-12)
@@ -541,8 +571,12 @@ def test_unknown_provider_in_the_file_is_accepted_with_a_warning(
     with caplog.at_level(logging.WARNING, logger="otel_tokens.pricing"):
         PriceBook(path)
     assert len(caplog.records) == 1
-    assert caplog.records[0].getMessage().startswith(
-        f"price overrides {path}: discount[0] (model '*'): provider 'azure' is not a gen_ai.provider.name"
+    assert (
+        caplog.records[0]
+        .getMessage()
+        .startswith(
+            f"price overrides {path}: discount[0] (model '*'): provider 'azure' is not a gen_ai.provider.name"
+        )
     )
 
 
@@ -657,7 +691,8 @@ def test_import_loads_no_price_data_and_preload_needs_no_network() -> None:
         def refuse(*args, **kwargs):
             raise OSError("network access attempted")
 
-        socket.socket = refuse
+        socket.socket.connect = refuse
+        socket.socket.connect_ex = refuse
         socket.create_connection = refuse
         socket.getaddrinfo = refuse
 
@@ -687,12 +722,16 @@ def test_library_fallback_for_prices_the_fast_path_cannot_represent(
     usage = SHAPES["cache_write_5m_1h"]
     cost = book.cost("anthropic", "claude-3-5-sonnet-20241022", usage)
     assert cost is not None and cost.source == VERSION
-    assert cost.total == pytest.approx(library_total(usage, "claude-3-5-sonnet-20241022", "anthropic"), rel=1e-12)
+    assert cost.total == pytest.approx(
+        library_total(usage, "claude-3-5-sonnet-20241022", "anthropic"), rel=1e-12
+    )
 
 
 def test_invalid_price_data_gives_no_cost(book: PriceBook, monkeypatch: pytest.MonkeyPatch) -> None:
     # A cache-read price without an input price breaks the library's rule that ancestors are priced.
-    bad = ModelInfo(id="broken", match=ClauseEquals(equals="broken"), prices=ModelPrice(cache_read_mtok=Decimal(1)))
+    bad = ModelInfo(
+        id="broken", match=ClauseEquals(equals="broken"), prices=ModelPrice(cache_read_mtok=Decimal(1))
+    )
     provider = Provider(id="openai", name="OpenAI", api_pattern="", models=[bad])
     monkeypatch.setattr(data_snapshot, "_custom_snapshot", data_snapshot.DataSnapshot([provider], False))
     assert book.cost("openai", "broken", Usage(input_tokens=1, output_tokens=1)) is None
@@ -717,7 +756,9 @@ def test_auto_update_is_opt_in_and_new_data_is_picked_up(monkeypatch: pytest.Mon
     assert book.cost("openai", "gpt-4o-mini", usage) == Cost(0.15, 0.15, 0.0, 0.0, 0.0, VERSION, None)
     assert started == ["start"]
 
-    cheaper = ModelInfo(id="gpt-4o-mini", match=ClauseEquals(equals="gpt-4o-mini"), prices=ModelPrice(input_mtok=Decimal(1)))
+    cheaper = ModelInfo(
+        id="gpt-4o-mini", match=ClauseEquals(equals="gpt-4o-mini"), prices=ModelPrice(input_mtok=Decimal(1))
+    )
     provider = Provider(id="openai", name="OpenAI", api_pattern="", models=[cheaper])
     monkeypatch.setattr(data_snapshot, "_custom_snapshot", data_snapshot.DataSnapshot([provider], True))
     updated = book.cost("openai", "gpt-4o-mini", usage)

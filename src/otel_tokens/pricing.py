@@ -526,7 +526,7 @@ def _compile(price: ModelPrice, registry: UnitRegistry) -> tuple[_Rates, list[tu
             cache_read=input_rate if read is None else read,
             cache_write=write,
             cache_write_5m=write if write_5m is None else write_5m,
-            cache_write_1h=write if write_1h is None else write_1h,
+            cache_write_1h=input_rate if write_1h is None else write_1h,
             reasoning=output_rate if reasoning is None else reasoning,
             request=rate("requests_kcount") or 0.0,
         )
@@ -638,7 +638,7 @@ def _load_overrides(path: str) -> tuple[tuple[_PriceRule, ...], tuple[_DiscountR
     prices: list[_PriceRule] = []
     for index, table in enumerate(_tables(path, data, "price")):
         where = f"price overrides {path}: price[{index}]"
-        fields = _common_fields(where, table, set(_PRICE_FIELDS) | {"service_tier"})
+        provider, model, where = _common_fields(where, table, set(_PRICE_FIELDS) | {"service_tier"})
         values: dict[str, float | None] = {}
         for name, required in _PRICE_FIELDS.items():
             unit = "USD per call" if name == "per_request" else "USD per million tokens"
@@ -658,16 +658,16 @@ def _load_overrides(path: str) -> tuple[tuple[_PriceRule, ...], tuple[_DiscountR
             cache_read=input_rate if read is None else read,
             cache_write=write,
             cache_write_5m=write,
-            cache_write_1h=write if write_1h is None else write_1h,
+            cache_write_1h=input_rate if write_1h is None else write_1h,
             reasoning=output_rate,
             request=values["per_request"] or 0.0,
         )
         normalised_tier = None if tier is None else ("default" if tier in _STANDARD_TIERS else tier)
-        prices.append(_PriceRule(fields[0], fields[1], normalised_tier, rates))
+        prices.append(_PriceRule(provider, model, normalised_tier, rates))
     discounts: list[_DiscountRule] = []
     for index, table in enumerate(_tables(path, data, "discount")):
         where = f"price overrides {path}: discount[{index}]"
-        provider, model = _common_fields(where, table, {"multiplier"})
+        provider, model, where = _common_fields(where, table, {"multiplier"})
         multiplier = _number(
             where, table, "multiplier", True, "a number >= 0 (1 = list price, 0.8 = 20% off)"
         )
@@ -683,7 +683,8 @@ def _tables(path: str, data: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return tables
 
 
-def _common_fields(where: str, table: dict[str, Any], extra: set[str]) -> tuple[str | None, str]:
+def _common_fields(where: str, table: dict[str, Any], extra: set[str]) -> tuple[str | None, str, str]:
+    """Check the field names, model and provider; returns them and ``where`` naming the model."""
     accepted = {"provider", "model"} | extra
     unknown = sorted(set(table) - accepted)
     if unknown:
@@ -705,7 +706,7 @@ def _common_fields(where: str, table: dict[str, Any], extra: set[str]) -> tuple[
             provider,
             ", ".join(sorted({*_PROVIDER_IDS, *_NO_PRICE_DATA})),
         )
-    return provider, model
+    return provider, model, where
 
 
 def _string(where: str, table: dict[str, Any], name: str) -> str | None:

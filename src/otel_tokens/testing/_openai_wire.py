@@ -117,7 +117,7 @@ def _error_defaults(status: int) -> tuple[str, str | None, str]:
     if status == 401:
         return "invalid_request_error", "invalid_api_key", "Incorrect API key provided."
     if status == 404:
-        return "invalid_request_error", "model_not_found", "The model does not exist."
+        return "invalid_request_error", None, "Not found."
     if status == 429:
         # The real API reports request-per-minute limits with type "requests".
         return "requests", "rate_limit_exceeded", "Rate limit reached for requests."

@@ -113,7 +113,8 @@ def request_attributes(operation: str, kwargs: Mapping[str, Any]) -> dict[str, A
         values[semconv.GEN_AI_OUTPUT_TYPE] = output_type
     if operation == semconv.OPERATION_EMBEDDINGS:
         encoding = kwargs.get("encoding_format")
-        values[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding if given(encoding) else "float"]
+        if given(encoding):  # when absent the SDK sends base64 but hands the user floats
+            values[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
         dimensions = kwargs.get("dimensions")
         if given(dimensions):
             values[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
