@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 import openai
 import pytest
-from _recorded import exchange_params, expected_path, raw_response
+from tests._recorded import exchange_params, expected_path, raw_response
 
 from otel_tokens.testing import FakeProviderServer
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import gzip
 import importlib.util
 import logging
@@ -31,7 +32,8 @@ LOGGER = "otel_tokens.tokenize"
 TEXTS = {
     "empty": "",
     "english": "The quick brown fox jumps over the lazy dog. It's 2024, isn't it?",
-    "code": 'def add(a: int, b: int) -> int:\n    """Sum."""\n    return a + b  # 12345 + 67\n\n\tprint(add(1, 2))\n',
+    "code": 'def add(a: int, b: int) -> int:\n    """Sum."""\n    return a + b  # 12345 + 67\n'
+    "\n\tprint(add(1, 2))\n",
     "cjk": "東京は日本の首都です。我们今天去北京。한국어 문장도 있습니다.",
     "emoji": "Deploy 🚀 done 👍🏽 — family 👨‍👩‍👧 flag 🇯🇵 ✨✨✨",
     "special": "user text <|endoftext|> and <|fim_prefix|><|endofprompt|> stays text",
@@ -120,7 +122,11 @@ MESSAGES: list[Any] = [
         "role": "assistant",
         "content": None,
         "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "Jupiter"}'}}
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "lookup", "arguments": '{"q": "Jupiter"}'},
+            }
         ],
     },
     {"role": "tool", "tool_call_id": "call_1", "content": "Jupiter: 69,911 km radius"},
@@ -142,7 +148,9 @@ MESSAGE_TEXTS = [
 ]
 
 
-@pytest.mark.parametrize(("model", "encoding", "pinned"), [("gpt-4o", "o200k_base", 61), ("gpt-4", "cl100k_base", 61)])
+@pytest.mark.parametrize(
+    ("model", "encoding", "pinned"), [("gpt-4o", "o200k_base", 61), ("gpt-4", "cl100k_base", 61)]
+)
 def test_chat_framing(
     tokenizer: Tokenizer, reference: dict[str, Any], model: str, encoding: str, pinned: int
 ) -> None:
@@ -175,14 +183,19 @@ def test_chat_input_skips_what_it_cannot_read(tokenizer: Tokenizer) -> None:
 
 def test_chat_input_reads_sdk_objects_like_dicts(tokenizer: Tokenizer) -> None:
     # Programs append the SDK's reply object (attributes, not keys) to the next request's messages.
-    call = SimpleNamespace(id="call_1", type="function", function=SimpleNamespace(name="lookup", arguments="{}"))
+    call = SimpleNamespace(
+        id="call_1", type="function", function=SimpleNamespace(name="lookup", arguments="{}")
+    )
     as_object = SimpleNamespace(role="assistant", content="Let me check.", tool_calls=[call], name=None)
     as_dict = {
         "role": "assistant",
         "content": "Let me check.",
-        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}],
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+        ],
     }
-    assert tokenizer.count_chat_input("gpt-4o", [as_object]) == tokenizer.count_chat_input("gpt-4o", [as_dict])
+    expected = tokenizer.count_chat_input("gpt-4o", [as_dict])
+    assert tokenizer.count_chat_input("gpt-4o", [as_object]) == expected
 
 
 def test_chat_input_responses_items(tokenizer: Tokenizer, reference: dict[str, Any]) -> None:
@@ -193,7 +206,15 @@ def test_chat_input_responses_items(tokenizer: Tokenizer, reference: dict[str, A
         {"role": "assistant", "content": [{"type": "output_text", "text": "Rainy, 4°C."}]},
         {"role": "assistant", "function_call": {"name": "legacy", "arguments": "{}"}},
     ]
-    texts = ["user", "weather in Oslo?", "weather", '{"city": "Oslo"}', "4°C, rain", "assistant", "Rainy, 4°C."]
+    texts = [
+        "user",
+        "weather in Oslo?",
+        "weather",
+        '{"city": "Oslo"}',
+        "4°C, rain",
+        "assistant",
+        "Rainy, 4°C.",
+    ]
     texts += ["assistant", "legacy", "{}"]
     expected = sum(len(reference["o200k_base"].encode_ordinary(t)) for t in texts) + 3 * len(items) + 3
     assert tokenizer.count_chat_input("gpt-4.1", items) == Estimate(expected, O200K)
@@ -276,7 +297,7 @@ def test_tampered_file_is_rejected_and_falls_back(
         estimate = Tokenizer(tmp_path).count_text("gpt-4", TEXTS["code"])
 
     assert estimate == Estimate(len(reference["cl100k_base"].encode_ordinary(TEXTS["code"])), CL100K)
-    [record] = caplog.records
+    [record] = [record for record in caplog.records if record.name == LOGGER]
     assert record.levelno == logging.WARNING
     message = record.getMessage()
     assert str(tmp_path / "cl100k_base.tiktoken") in message
@@ -294,7 +315,7 @@ def test_no_usable_file_means_heuristic(
         assert tok.count_text("gpt-4", "abcdefgh") == Estimate(2, "heuristic")
         assert tok.count_text("gpt-4", "abcd") == Estimate(1, "heuristic")
     assert tok.is_ready("gpt-4")
-    messages = [record.getMessage() for record in caplog.records]
+    messages = [record.getMessage() for record in caplog.records if record.name == LOGGER]
     assert len(messages) == 2  # the bad file, then "no usable file"; once, not per call
     assert "cl100k_base.tiktoken.gz" in messages[0]
     assert "no usable cl100k_base rank file" in messages[1]
@@ -312,7 +333,7 @@ def test_user_directory_comes_first(
         estimate = Tokenizer(str(tmp_path)).count_text("gpt-4", TEXTS["cjk"])
 
     assert estimate == Estimate(len(reference["cl100k_base"].encode_ordinary(TEXTS["cjk"])), CL100K)
-    [record] = caplog.records
+    [record] = [record for record in caplog.records if record.name == LOGGER]
     assert record.getMessage().startswith(f"otel-tokens: loaded cl100k_base from {path} in ")
 
 
@@ -406,6 +427,18 @@ def test_warm_up_loads_in_the_background(monkeypatch: pytest.MonkeyPatch) -> Non
     assert loads == ["o200k_base"]
 
 
+def test_fork_child_does_not_inherit_a_held_load_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Tokenizer, "_load", lambda self, name: None)
+    tok = Tokenizer()
+    tok.count_text("gpt-4", "x")  # cl100k done (as heuristic): kept across the fork
+    done = tok._slots["cl100k_base"]
+    assert tok._slots["o200k_base"].lock.acquire()  # as if a parent thread were loading o200k
+    tokenize._after_fork_in_child()
+    assert tok._slots["cl100k_base"] is done
+    assert not tok._slots["o200k_base"].lock.locked()
+    assert tok.count_text("gpt-4o", "abcd") == Estimate(1, "heuristic")
+
+
 # -- process-wide instance ------------------------------------------------------------------
 
 
@@ -462,10 +495,8 @@ def _openai_public() -> dict[str, dict[str, Any]]:
         definition: dict[str, Any] = {"calls": set()}
         for node in ast.walk(function):
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-                try:
+                with contextlib.suppress(ValueError, KeyError):  # mergeable_ranks = load_tiktoken_bpe(...)
                     names[node.targets[0].id] = _evaluate(node.value, names)
-                except (ValueError, KeyError):
-                    pass  # e.g. mergeable_ranks = load_tiktoken_bpe(...)
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 definition["calls"].add(node.func.id)
                 for keyword in node.keywords:
@@ -474,10 +505,8 @@ def _openai_public() -> dict[str, dict[str, Any]]:
             if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict):
                 for key, value in zip(node.value.keys, node.value.values, strict=True):
                     if isinstance(key, ast.Constant) and key.value in ("pat_str", "special_tokens"):
-                        try:
+                        with contextlib.suppress(ValueError, KeyError):  # o200k_harmony: from o200k_base()
                             definition[key.value] = _evaluate(value, names)
-                        except (ValueError, KeyError):
-                            pass  # o200k_harmony builds these from o200k_base()
         found[function.name] = definition
     return found
 

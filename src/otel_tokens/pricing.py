@@ -526,7 +526,7 @@ def _compile(price: ModelPrice, registry: UnitRegistry) -> tuple[_Rates, list[tu
             cache_read=input_rate if read is None else read,
             cache_write=write,
             cache_write_5m=write if write_5m is None else write_5m,
-            cache_write_1h=input_rate if write_1h is None else write_1h,
+            cache_write_1h=write if write_1h is None else write_1h,
             reasoning=output_rate if reasoning is None else reasoning,
             request=rate("requests_kcount") or 0.0,
         )
@@ -658,7 +658,7 @@ def _load_overrides(path: str) -> tuple[tuple[_PriceRule, ...], tuple[_DiscountR
             cache_read=input_rate if read is None else read,
             cache_write=write,
             cache_write_5m=write,
-            cache_write_1h=input_rate if write_1h is None else write_1h,
+            cache_write_1h=write if write_1h is None else write_1h,
             reasoning=output_rate,
             request=values["per_request"] or 0.0,
         )

@@ -55,6 +55,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -174,13 +175,13 @@ def _normalise(model: str) -> str:
 
 @lru_cache(maxsize=1024)
 def _encoding_name(model: str) -> str | None:
-    # Imported here: tiktoken costs ~50 ms to import and most processes never estimate.
-    from tiktoken.model import encoding_name_for_model
-
     name = _normalise(model)
     try:
+        # Imported here: tiktoken costs ~50 ms to import and most processes never estimate.
+        from tiktoken.model import encoding_name_for_model
+
         found: str | None = encoding_name_for_model(name)
-    except KeyError:
+    except (ImportError, KeyError):  # ImportError: no usable tiktoken wheel; our table still answers
         found = None
     if found is not None:
         return _USABLE_ENCODINGS.get(found)
@@ -237,6 +238,7 @@ class Tokenizer:
         self._dir = Path(tokenizer_dir) if tokenizer_dir is not None else None
         self._slots = {name: _Slot() for name in _SPECS}
         self._warm_lock = threading.Lock()
+        _instances.add(self)
 
     def encoding_name_for_model(self, model: str | None) -> str | None:
         """``"o200k_base"``, ``"cl100k_base"`` or ``None`` (the heuristic) for a model name.
@@ -459,6 +461,24 @@ def _message_texts(message: Any, texts: list[str]) -> bool | None:
     _add(texts, name)
     return isinstance(name, str)
 
+
+_instances: weakref.WeakSet[Tokenizer] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A load running on another thread of the parent does not exist in the child, but its lock
+    # would stay held there forever: give unfinished encodings a fresh slot.
+    global _default_lock
+    _default_lock = threading.Lock()
+    for tokenizer in list(_instances):
+        tokenizer._warm_lock = threading.Lock()
+        tokenizer._slots = {
+            name: slot if slot.done.is_set() else _Slot() for name, slot in tokenizer._slots.items()
+        }
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 _default_lock = threading.Lock()
 _default: Tokenizer | None = None

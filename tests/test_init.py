@@ -1,0 +1,110 @@
+"""init(), instrument(), shutdown(): the one-line start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import openai
+import pytest
+
+import otel_tokens
+from otel_tokens import ConfigurationError
+from otel_tokens.testing import FakeProviderServer, Scenario
+from otel_tokens.testing._memory import InMemoryTelemetry
+
+from ._otlp_receiver import OtlpReceiver
+
+
+@pytest.fixture
+def memory():
+    telemetry = InMemoryTelemetry()
+    yield telemetry
+    otel_tokens.shutdown()
+    telemetry.shutdown()
+
+
+def test_init_with_given_providers_instruments_and_is_idempotent(memory):
+    otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider,
+                     default_tags={"team": "platform"})
+    otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider,
+                     default_tags={"team": "platform"})
+    assert otel_tokens.instrumented_clients() == ["openai"]
+    with FakeProviderServer(Scenario(prompt_tokens=4, completion_tokens=2)) as server:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    [span] = memory.spans()  # one span: a second init() did not wrap twice
+    assert span.attributes["otel_tokens.tag.team"] == "platform"
+
+
+def test_invalid_configuration_fails_init_before_anything_changes(memory):
+    with pytest.raises(ConfigurationError, match="OTEL_TOKENS_MAX_TAG_VALUES must be a positive integer"):
+        os.environ["OTEL_TOKENS_MAX_TAG_VALUES"] = "-3"
+        try:
+            otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
+        finally:
+            del os.environ["OTEL_TOKENS_MAX_TAG_VALUES"]
+    assert otel_tokens.instrumented_clients() == []
+
+
+def test_missing_price_override_file_fails_init(memory, tmp_path):
+    with pytest.raises(ConfigurationError, match="missing.toml"):
+        otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider,
+                         price_overrides=str(tmp_path / "missing.toml"))
+
+
+def test_disabled_instrumentor_is_skipped(memory):
+    otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider,
+                     disabled_instrumentors="openai")
+    assert otel_tokens.instrumented_clients() == []
+
+
+INIT_SCRIPT = textwrap.dedent(
+    """
+    import openai, otel_tokens
+    otel_tokens.init(default_tags={"cost_center": "cc-7"})
+    client = openai.OpenAI(base_url=BASE_URL + "/v1", api_key="x", max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    client.chat.completions.create(model="gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "hi"}])
+    """
+)
+
+
+def test_init_sets_up_otlp_export_from_standard_variables(tmp_path):
+    with FakeProviderServer(Scenario(prompt_tokens=9, completion_tokens=3)) as server, OtlpReceiver() as otlp:
+        script = tmp_path / "app.py"
+        script.write_text(f"BASE_URL = {server.url!r}\n" + INIT_SCRIPT)
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+               "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "OTEL_SERVICE_NAME": "init-test",
+               "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=ci"}
+        completed = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+        assert completed.returncode == 0, completed.stderr
+    # Both spans arrived although the script never called shutdown(): init() flushes at exit,
+    # including the stream whose usage had to be estimated on the background thread.
+    spans = sorted(otlp.spans, key=lambda s: "otel_tokens.usage.estimated" in s["attributes"])
+    assert [s["attributes"].get("otel_tokens.usage.estimated") for s in spans] == [None, True]
+    assert spans[0]["resource"]["service.name"] == "init-test"
+    assert spans[0]["resource"]["deployment.environment"] == "ci"
+    assert spans[0]["attributes"]["otel_tokens.tag.cost_center"] == "cc-7"
+    assert {m["name"] for m in otlp.metrics} >= {"gen_ai.client.token.usage", "otel_tokens.client.cost"}
+
+
+def test_unreachable_backend_does_not_block_or_break_calls(tmp_path):
+    script = tmp_path / "app.py"
+    with FakeProviderServer(Scenario(prompt_tokens=9, completion_tokens=3)) as server:
+        script.write_text(f"BASE_URL = {server.url!r}\n" + INIT_SCRIPT + textwrap.dedent("""
+            import time
+            start = time.perf_counter()
+            for _ in range(20):
+                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            print(f"ELAPSED {time.perf_counter() - start:.3f}")
+            otel_tokens.shutdown(timeout=2)
+        """))
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+               # Port 9 (discard) on loopback: nothing listens, connections are refused.
+               "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_EXPORTER_OTLP_TIMEOUT": "1"}
+        completed = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=90)
+    assert completed.returncode == 0, completed.stderr
+    assert "ELAPSED" in completed.stdout

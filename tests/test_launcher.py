@@ -1,0 +1,77 @@
+"""`opentelemetry-instrument` runs an unmodified script; its calls arrive over OTLP/HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from otel_tokens.testing import FakeProviderServer, Scenario
+
+from ._otlp_receiver import OtlpReceiver
+
+SCRIPT = textwrap.dedent(
+    """
+    import openai, otel_tokens
+    client = openai.OpenAI(base_url=BASE_URL + "/v1", api_key="sk-secret", max_retries=0)
+    with otel_tokens.tags(team="payments", feature="refunds"):
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    """
+)
+
+
+def _launcher() -> str:
+    return str(Path(sys.executable).with_name("opentelemetry-instrument"))
+
+
+def test_opentelemetry_instrument_exports_tokens_cost_and_tags(tmp_path):
+    script = tmp_path / "app.py"
+    with FakeProviderServer(Scenario(prompt_tokens=100, completion_tokens=20)) as server, OtlpReceiver() as otlp:
+        script.write_text(f"BASE_URL = {server.url!r}\n" + SCRIPT)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+            "OTEL_SERVICE_NAME": "refund-service",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_METRICS_EXPORTER": "otlp",
+            "OTEL_LOGS_EXPORTER": "none",
+        }
+        completed = subprocess.run(
+            [_launcher(), sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert completed.returncode == 0, completed.stderr
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (otlp.spans and otlp.metrics):
+            time.sleep(0.05)
+    [span] = [s for s in otlp.spans if s["name"] == "chat gpt-4o-mini"]
+    assert span["resource"]["service.name"] == "refund-service"
+    attributes = span["attributes"]
+    assert attributes["gen_ai.usage.input_tokens"] == 100
+    assert attributes["gen_ai.usage.output_tokens"] == 20
+    assert attributes["gen_ai.usage.cost.amount"] == pytest.approx((100 * 0.15 + 20 * 0.6) / 1e6)
+    assert attributes["otel_tokens.tag.team"] == "payments"
+    assert "sk-secret" not in repr(otlp.spans)
+    cost = [m for m in otlp.metrics if m["name"] == "otel_tokens.client.cost"]
+    assert cost and cost[0]["attributes"]["otel_tokens.tag.feature"] == "refunds"
+    assert cost[0]["scope"] == "otel_tokens_openai"
+
+
+def test_unsupported_client_version_is_warned_about(monkeypatch, caplog):
+    import logging
+
+    from otel_tokens import _dependencies
+    from otel_tokens._launcher import check_installed_clients
+
+    monkeypatch.setattr(_dependencies, "installed_version", lambda name: "1.30.0" if name == "openai" else None)
+    monkeypatch.setattr(_dependencies, "_warned", set())
+    with caplog.at_level(logging.WARNING, logger="otel_tokens"):
+        assert check_installed_clients() == ["openai 1.30.0"]
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "openai 1.30.0 is installed but otel-tokens supports openai" in record.getMessage()
+    assert "NOT instrumented" in record.getMessage()
