@@ -71,11 +71,10 @@ def expected_path(exchange: dict[str, Any]) -> str:
 def raw_response(exchange: dict[str, Any]) -> RawResponse:
     """The recorded response as a `RawResponse` that insists on the recorded path and query."""
     response = exchange["response"]
-    body: bytes | str
-    if "body_base64" in response:
-        body = base64.b64decode(response["body_base64"])
-    else:
-        body = response["body_text"]
+    # Binary bodies (AWS event-stream) are stored as base64; everything else as decoded text.
+    body: bytes | str = (
+        base64.b64decode(response["body_base64"]) if "body_base64" in response else response["body_text"]
+    )
     return RawResponse(
         status=response["status"],
         body=body,

@@ -30,7 +30,7 @@ from genai_prices.types import (
     Provider,
 )
 
-from otel_tokens import pricing
+from otel_tokens import _price_data
 from otel_tokens._errors import ConfigurationError
 from otel_tokens.pricing import Cost, PriceBook
 from otel_tokens.usage import Usage
@@ -597,8 +597,9 @@ PRICE = 'model = "m"\ninput_per_mtok = 1\noutput_per_mtok = 1\n'
         ("price = 1\n", "'price' must be written as [[price]] tables"),
         (
             f"[[price]]\n{PRICE}[[price]]\n{PRICE}input_per_token = 1\n",
-            "price[1]: unknown field 'input_per_token'; accepted: cache_read_per_mtok, cache_write_1h_per_mtok, "
-            "cache_write_per_mtok, input_per_mtok, model, output_per_mtok, per_request, provider, service_tier",
+            "price[1]: unknown field 'input_per_token'; accepted: cache_read_per_mtok, "
+            "cache_write_1h_per_mtok, cache_write_per_mtok, input_per_mtok, model, output_per_mtok, "
+            "per_request, provider, service_tier",
         ),
         (
             "[[price]]\ninput_per_mtok = 1\noutput_per_mtok = 1\n",
@@ -616,8 +617,8 @@ PRICE = 'model = "m"\ninput_per_mtok = 1\noutput_per_mtok = 1\n'
         ),
         (
             f"[[price]]\n{PRICE}cache_read_per_mtok = -0.1\n",
-            "price[0] (model 'm'): field 'cache_read_per_mtok' must be a number >= 0 (USD per million tokens), "
-            "got -0.1",
+            "price[0] (model 'm'): field 'cache_read_per_mtok' must be a number >= 0 "
+            "(USD per million tokens), got -0.1",
         ),
         (
             "[[price]]\nmodel = 'm'\ninput_per_mtok = '0.3'\noutput_per_mtok = 1\n",
@@ -626,11 +627,13 @@ PRICE = 'model = "m"\ninput_per_mtok = 1\noutput_per_mtok = 1\n'
         ),
         (
             "[[price]]\nmodel = 'm'\ninput_per_mtok = true\noutput_per_mtok = 1\n",
-            "price[0] (model 'm'): field 'input_per_mtok' must be a number >= 0 (USD per million tokens), got True",
+            "price[0] (model 'm'): field 'input_per_mtok' must be a number >= 0 "
+            "(USD per million tokens), got True",
         ),
         (
             "[[price]]\nmodel = 'm'\ninput_per_mtok = inf\noutput_per_mtok = 1\n",
-            "price[0] (model 'm'): field 'input_per_mtok' must be a number >= 0 (USD per million tokens), got inf",
+            "price[0] (model 'm'): field 'input_per_mtok' must be a number >= 0 "
+            "(USD per million tokens), got inf",
         ),
         (
             f"[[price]]\n{PRICE}per_request = -1\n",
@@ -646,12 +649,13 @@ PRICE = 'model = "m"\ninput_per_mtok = 1\noutput_per_mtok = 1\n'
         ),
         (
             "[[discount]]\nmodel = '*'\n",
-            "discount[0] (model '*'): missing field 'multiplier': a number >= 0 (1 = list price, 0.8 = 20% off)",
+            "discount[0] (model '*'): missing field 'multiplier': "
+            "a number >= 0 (1 = list price, 0.8 = 20% off)",
         ),
         (
             "[[discount]]\nmodel = '*'\nmultiplier = -0.2\n",
-            "discount[0] (model '*'): field 'multiplier' must be a number >= 0 (1 = list price, 0.8 = 20% off), "
-            "got -0.2",
+            "discount[0] (model '*'): field 'multiplier' must be "
+            "a number >= 0 (1 = list price, 0.8 = 20% off), got -0.2",
         ),
         (
             "[[discount]]\nmultiplier = 0.5\n",
@@ -718,7 +722,7 @@ def test_import_loads_no_price_data_and_preload_needs_no_network() -> None:
 def test_library_fallback_for_prices_the_fast_path_cannot_represent(
     book: PriceBook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pricing, "_compile", lambda price, registry: None)
+    monkeypatch.setattr(_price_data, "compile_rates", lambda price, registry: None)
     usage = SHAPES["cache_write_5m_1h"]
     cost = book.cost("anthropic", "claude-3-5-sonnet-20241022", usage)
     assert cost is not None and cost.source == VERSION

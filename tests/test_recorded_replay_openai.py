@@ -14,9 +14,9 @@ from urllib.parse import parse_qs
 
 import openai
 import pytest
-from tests._recorded import exchange_params, expected_path, raw_response
 
 from otel_tokens.testing import FakeProviderServer
+from tests._recorded import exchange_params, expected_path, raw_response
 
 _RESOURCES = {
     "chat": ("chat", "completions"),

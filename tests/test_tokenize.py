@@ -22,7 +22,7 @@ import pytest
 import tiktoken.load
 import tiktoken.registry
 
-from otel_tokens import tokenize
+from otel_tokens import _safety, tokenize
 from otel_tokens.tokenize import Estimate, Tokenizer, configure_default, default_tokenizer
 
 O200K = "tiktoken:o200k_base"
@@ -335,6 +335,30 @@ def test_user_directory_comes_first(
     assert estimate == Estimate(len(reference["cl100k_base"].encode_ordinary(TEXTS["cjk"])), CL100K)
     [record] = [record for record in caplog.records if record.name == LOGGER]
     assert record.getMessage().startswith(f"otel-tokens: loaded cl100k_base from {path} in ")
+
+
+def test_a_failing_load_means_heuristic_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    loads: list[str] = []
+
+    def broken_load(self: Tokenizer, name: str) -> None:
+        loads.append(name)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Tokenizer, "_load", broken_load)
+    monkeypatch.setattr(_safety, "_strict", False)  # production behaviour
+    tok = Tokenizer()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert tok.count_text("gpt-4o", "abcdefgh") == Estimate(2, "heuristic")
+        assert tok.count_text("gpt-4o", "abcd") == Estimate(1, "heuristic")
+    assert loads == ["o200k_base"]
+    [record] = [record for record in caplog.records if record.name == LOGGER]
+    assert record.getMessage() == "otel-tokens: loading o200k_base failed; using the heuristic"
+
+    monkeypatch.setattr(_safety, "_strict", True)  # under our tests the error surfaces
+    with pytest.raises(RuntimeError, match="boom"):
+        Tokenizer().count_text("gpt-4", "x")
 
 
 def test_loading_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:

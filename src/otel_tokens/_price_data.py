@@ -238,7 +238,9 @@ def compile_rates(price: ModelPrice, registry: UnitRegistry) -> Bands | None:
         )
 
     starts = {t.start for value in prices.values() if isinstance(value, TieredPrices) for t in value.tiers}
-    return rates_above(-math.inf), tuple((start, rates_above(start)) for start in sorted(starts, reverse=True))
+    return rates_above(-math.inf), tuple(
+        (start, rates_above(start)) for start in sorted(starts, reverse=True)
+    )
 
 
 def library_usage(usage: Usage) -> Any:

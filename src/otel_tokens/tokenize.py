@@ -63,6 +63,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from otel_tokens import _safety
+
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
@@ -339,10 +341,13 @@ class Tokenizer:
                     try:
                         slot.encoding = self._load(name)
                     except Exception:  # noqa: BLE001 - a failed load means the heuristic, not an error
+                        if _safety.is_strict():  # under our own tests a bug here must not hide
+                            raise
                         logger.warning(
                             "otel-tokens: loading %s failed; using the heuristic", name, exc_info=True
                         )
-                    slot.done.set()
+                    finally:
+                        slot.done.set()  # failed or not: never retried, so never paid twice
         return slot.encoding
 
     def _sources(self, name: str) -> list[Traversable]:

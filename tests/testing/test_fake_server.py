@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import importlib
 import json
@@ -16,15 +17,14 @@ import pytest
 
 from otel_tokens.testing import FakeProviderServer, RawResponse, Scenario
 
+
 def _broken_stream_errors() -> tuple[type[BaseException], ...]:
     # openai>=3 wraps a body cut short mid-stream as APIConnectionError; openai 2.x lets the
     # transport's RemoteProtocolError (httpx) escape from iteration.
     errors: list[type[BaseException]] = [openai.APIConnectionError]
     for name in ("httpx", "httpx2"):
-        try:
+        with contextlib.suppress(ImportError):
             errors.append(importlib.import_module(name).RemoteProtocolError)
-        except ImportError:
-            pass
     return tuple(errors)
 
 
@@ -156,7 +156,8 @@ def test_chat_stream_forced_usage_rides_on_finish_chunk(server: FakeProviderServ
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 15
 
 
-def test_chat_stream_usage_disabled_even_when_asked(server: FakeProviderServer, client: openai.OpenAI) -> None:
+def test_chat_stream_usage_disabled_even_when_asked(server: FakeProviderServer,
+                                                    client: openai.OpenAI) -> None:
     server.enqueue(Scenario(include_usage=False))
 
     chunks = list(client.chat.completions.create(model="m", messages=PROMPT, stream=True,  # type: ignore[arg-type]

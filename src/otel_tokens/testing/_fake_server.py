@@ -7,6 +7,7 @@ else the default scenario; every request is logged in `server.requests`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -263,10 +264,8 @@ def _path_matches(expected: str, request: ReceivedRequest) -> bool:
 
 
 def _drop(conn: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):  # already closed by the peer
         conn.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed by the peer
 
 
 class _Httpd(ThreadingHTTPServer):
@@ -317,7 +316,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             reply, scenario = reply_for(request, item)
         except Exception as exc:  # a bug in a responder must fail the test loudly, not hang the client
-            reply, scenario = _openai_wire.error_reply(500, f"fake server bug: {exc!r}", "fake_server_error"), None
+            reply = _openai_wire.error_reply(500, f"fake server bug: {exc!r}", "fake_server_error")
+            scenario = None
         try:
             self._send(reply, scenario, owner._stopping)
         except OSError:

@@ -516,9 +516,11 @@ def _stream_reply(events: list[_Event], fail_after: int | None) -> Reply:
         return Reply(200, SSE_CONTENT_TYPE, events=tuple(e for e, _ in events))
     positions = [i for i, (_, content) in enumerate(events) if content]
     if fail_after < len(positions):
-        cut = positions[fail_after]
+        cut = positions[fail_after]  # just before the first content event that must not arrive
+    elif positions:
+        cut = positions[-1] + 1
     else:
-        cut = positions[-1] + 1 if positions else 1
+        cut = 1
     return Reply(200, SSE_CONTENT_TYPE, events=tuple(e for e, _ in events[:cut]), abort=True)
 
 

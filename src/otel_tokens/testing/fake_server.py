@@ -6,6 +6,7 @@ Serves on 127.0.0.1 until interrupted; point an OpenAI client at the printed bas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import threading
 
 from ._fake_server import FakeProviderServer, Scenario
@@ -25,10 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     with FakeProviderServer(scenario, port=args.port) as server:
         print(f"fake provider listening on {server.url} (OpenAI base_url: {server.url}/v1); Ctrl-C stops",
               flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
