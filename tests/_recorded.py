@@ -64,8 +64,8 @@ def exchange_params(
 
 def expected_path(exchange: dict[str, Any]) -> str:
     """The recorded request target: path plus "?query" when there was one."""
-    request = exchange["request"]
-    return request["path"] + (f"?{request['query']}" if request["query"] else "")
+    path, query = str(exchange["request"]["path"]), str(exchange["request"]["query"])
+    return f"{path}?{query}" if query else path
 
 
 def raw_response(exchange: dict[str, Any]) -> RawResponse:

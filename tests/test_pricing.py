@@ -445,7 +445,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_documented_example_file(tmp_path: Path) -> None:
+def test_documented_example_file() -> None:
     book = PriceBook(DATA / "price_overrides.toml")
     book._clock = NOW.timestamp
     usage = Usage(input_tokens=10_000, output_tokens=1_000, cache_read_input_tokens=4_000)
@@ -519,6 +519,12 @@ def test_override_beats_the_library_first_match_wins_and_filters_apply(tmp_path:
         model = "gpt-4o-mini"
         input_per_mtok = 100
         output_per_mtok = 100
+
+        [[price]]
+        model = "o3"
+        service_tier = "default"
+        input_per_mtok = 3
+        output_per_mtok = 3
         """,
     )
     book = PriceBook(path)
@@ -531,6 +537,9 @@ def test_override_beats_the_library_first_match_wins_and_filters_apply(tmp_path:
     )  # cache reads default to the input rate
     assert priority == Cost(2.0, 1.0, 0.0, 1.0, 0.0, "override", "priority")
     assert azure == Cost(9.0, 4.5, 0.0, 4.5, 0.0, "override", None)
+    assert book.cost("openai", "o3", usage, "auto") == Cost(3.0, 1.5, 0.0, 1.5, 0.0, "override", None)
+    flex = book.cost("openai", "o3", usage, "flex")  # not the override's tier: the library's flex price
+    assert flex is not None and (flex.source, flex.service_tier) == (VERSION, "flex")
 
 
 def test_discount_applies_to_overrides_and_first_discount_wins(tmp_path: Path) -> None:

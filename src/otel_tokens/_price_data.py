@@ -128,11 +128,11 @@ class Library:
     types: Any
     update_prices: Any
     registry: UnitRegistry
+    version: str
 
 
 _LOAD_LOCK = threading.Lock()
 _loaded: Library | None = None
-_version: str | None = None
 
 
 def load() -> Library:
@@ -142,23 +142,23 @@ def load() -> Library:
         return _loaded
     with _LOAD_LOCK:
         if _loaded is None:
+            import genai_prices
             from genai_prices import data_snapshot, types, units, update_prices
 
             data_snapshot.get_snapshot()
             # The registry instance the library itself prices with, so units cannot disagree.
             registry = units._get_registry()  # pyright: ignore[reportPrivateUsage]
-            _loaded = Library(data_snapshot, types, update_prices, registry)
+            _loaded = Library(data_snapshot, types, update_prices, registry, genai_prices.__version__)
     return _loaded
 
 
 def version() -> str:
-    """The installed genai-prices version, read from its metadata (without importing it)."""
-    global _version
-    if _version is None:
-        from importlib.metadata import version as distribution_version
+    """The installed genai-prices version (read from its metadata until the library is loaded)."""
+    if _loaded is not None:
+        return _loaded.version
+    from importlib.metadata import version as distribution_version
 
-        _version = distribution_version("genai-prices")
-    return _version
+    return distribution_version("genai-prices")
 
 
 def find_model(snapshot: DataSnapshot, provider: str, model: str) -> tuple[Provider, ModelInfo] | None:

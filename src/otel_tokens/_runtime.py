@@ -11,12 +11,13 @@ import threading
 from otel_tokens import _tags
 from otel_tokens._settings import Settings
 from otel_tokens.pricing import PriceBook
-from otel_tokens.tokenize import Tokenizer
+from otel_tokens.tokenize import Tokenizer, configure_default, default_tokenizer
 
 _lock = threading.Lock()
 _settings: Settings | None = None
 _price_book: PriceBook | None = None
 _tokenizer: Tokenizer | None = None
+_tokenizer_dir: str | None = None
 
 
 def settings() -> Settings:
@@ -40,7 +41,7 @@ def _apply(new: Settings) -> None:
     global _settings, _price_book, _tokenizer
     # Build the price book first: an invalid override file must fail before anything changes.
     book = PriceBook(new.price_overrides, auto_update=new.price_auto_update)
-    _settings, _price_book, _tokenizer = new, book, None
+    _settings, _price_book = new, book
     _tags.configure(new.baggage_prefix, new.default_tags)
 
 
@@ -51,11 +52,14 @@ def price_book() -> PriceBook:
 
 
 def tokenizer() -> Tokenizer:
-    global _tokenizer
-    if _tokenizer is None:
+    """The process-wide tokenizer; loaded encodings (tens of MB) are kept unless the source changes."""
+    global _tokenizer, _tokenizer_dir
+    wanted = settings().tokenizer_dir
+    if _tokenizer is None or _tokenizer_dir != wanted:
         with _lock:
-            if _tokenizer is None:
-                _tokenizer = Tokenizer(settings().tokenizer_dir)
+            if _tokenizer is None or _tokenizer_dir != wanted:
+                configure_default(wanted)
+                _tokenizer, _tokenizer_dir = default_tokenizer(), wanted
     return _tokenizer
 
 
@@ -63,5 +67,5 @@ def reset() -> None:
     """Forget all state (for tests)."""
     global _settings, _price_book, _tokenizer
     with _lock:
-        _settings = _price_book = _tokenizer = None
+        _settings = _price_book = None
         _tags.configure("otel_tokens.tag.", {})

@@ -66,7 +66,7 @@ class Scenario:
     tool_call: bool = False
     tool_arguments: str = "{}"
     embedding_dims: int = 8
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.chunks < 1:
@@ -90,7 +90,7 @@ class RawResponse:
     status: int
     body: bytes | str
     content_type: str = "application/json"
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     expect_path: str | None = None
 
 

@@ -214,7 +214,9 @@ def _tool_name(body: JSON, scenario: Scenario) -> str | None:
         return None
     for tool in body.get("tools") or []:
         if isinstance(tool, dict):
-            function = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+            # Chat nests the function ({"function": {"name"}}); the Responses API does not.
+            nested = tool.get("function")
+            function: JSON = nested if isinstance(nested, dict) else tool
             if isinstance(function.get("name"), str):
                 return str(function["name"])
     return None
@@ -474,7 +476,7 @@ def response_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
     rid, created = _new_id("resp_"), int(time.time())
     events: list[_Event] = []
 
-    def emit(kind: str, content: bool = False, **fields: Any) -> None:
+    def emit(kind: str, content: bool = False, /, **fields: Any) -> None:
         payload = {"type": kind, "sequence_number": len(events), **fields}
         events.append((f"event: {kind}\n".encode() + _data_event(payload), content))
 
@@ -489,7 +491,7 @@ def response_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
             emit("response.function_call_arguments.delta", True, item_id=item_id, output_index=0, delta=piece)
         emit("response.function_call_arguments.done", item_id=item_id, output_index=0, arguments=output)
     else:
-        where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+        where: JSON = {"item_id": item_id, "output_index": 0, "content_index": 0}
         emit("response.content_part.added", **where, part=_text_part(""))
         for piece in pieces:
             emit("response.output_text.delta", True, **where, delta=piece, logprobs=[])
