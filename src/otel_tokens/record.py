@@ -200,10 +200,7 @@ class Recorder:
         model = response_model or inv.request.request_model
         if not model:
             return None
-        cost = self._prices.cost(provider, model, usage, tier)
-        if cost is None and response_model and inv.request.request_model and inv.request.request_model != model:
-            cost = self._prices.cost(provider, inv.request.request_model, usage, tier)
-        return cost
+        return self._prices.cost(provider, model, usage, tier, fallback_model=inv.request.request_model)
 
     def _set_span_attributes(
         self,

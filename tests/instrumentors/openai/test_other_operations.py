@@ -133,3 +133,11 @@ def test_provider_from_base_url(base_url, azure, overrides, expected):
     from otel_tokens_openai._extract import provider_for
 
     assert provider_for(base_url, azure, overrides) == expected
+
+
+def test_unknown_response_model_falls_back_to_the_requested_one_without_warning(server, client, telemetry, caplog):
+    server.enqueue(Scenario(model="acme-gateway-alias-7", prompt_tokens=100, completion_tokens=10))
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    span = only_span(telemetry)
+    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(cost(GPT_4O_MINI, input=100, output=10))
+    assert not [r for r in caplog.records if "acme-gateway-alias-7" in r.getMessage()]

@@ -1,0 +1,56 @@
+"""The base class of every otel-tokens instrumentor: version check, providers, recorder, patch table.
+
+A client's instrumentor only declares its requirement, its patch table and its scope name;
+``_instrument`` and ``_uninstrument`` are the same for all. It holds no configuration: settings
+come from ``otel_tokens`` (``init()`` keywords or ``OTEL_TOKENS_*`` variables) at instrument time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from typing import Any, ClassVar
+
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+from otel_tokens._dependencies import check_client
+from otel_tokens._errors import ConfigurationError
+from otel_tokens._patching import Applied, PatchSpec, apply, remove
+from otel_tokens.metrics import create_instruments
+from otel_tokens.record import Recorder
+
+logger = logging.getLogger("otel_tokens")
+
+
+class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Subclasses set ``requirements``, ``scope_name``, ``scope_version`` and ``patch_specs()``."""
+
+    requirements: ClassVar[tuple[str, ...]] = ()
+    scope_name: ClassVar[str] = ""
+    scope_version: ClassVar[str] = ""
+    _applied: list[Applied] = []
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return self.requirements
+
+    def patch_specs(self) -> Sequence[PatchSpec]:
+        raise NotImplementedError
+
+    def _instrument(self, **kwargs: Any) -> None:
+        if not all(check_client(requirement) for requirement in self.requirements):
+            return
+        tracer = trace.get_tracer(self.scope_name, self.scope_version, tracer_provider=kwargs.get("tracer_provider"))
+        meter = metrics.get_meter(self.scope_name, self.scope_version, meter_provider=kwargs.get("meter_provider"))
+        try:
+            recorder = Recorder(tracer, create_instruments(meter))
+        except ConfigurationError as error:
+            # Under opentelemetry-instrument nothing else reports it, and raising would stop the
+            # launcher from loading the instrumentations after this one.
+            logger.error("otel-tokens: invalid configuration, %s is NOT instrumented: %s", self.scope_name, error)
+            return
+        self._applied = apply(self.patch_specs(), recorder)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        remove(self._applied)
+        self._applied = []
