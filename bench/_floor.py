@@ -124,7 +124,9 @@ class Floor:
             explicit_bucket_boundaries_advisory=list(ot_metrics.TIME_TO_FIRST_CHUNK_BUCKETS),
         )
         self._cost = meter.create_histogram(
-            sc.OTEL_TOKENS_CLIENT_COST, unit="{USD}", explicit_bucket_boundaries_advisory=list(ot_metrics.COST_BUCKETS)
+            sc.OTEL_TOKENS_CLIENT_COST,
+            unit="{USD}",
+            explicit_bucket_boundaries_advisory=list(ot_metrics.COST_BUCKETS),
         )
         self._detail = meter.create_counter(sc.OTEL_TOKENS_CLIENT_TOKEN_DETAIL, unit="{token}")
         self._chat_plan = make_plan(streaming=False)

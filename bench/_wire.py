@@ -110,13 +110,19 @@ def make_client(streaming: bool = False) -> openai.OpenAI:
 
     transport = httpx2.MockTransport(handler)
     return openai.OpenAI(
-        api_key="sk-bench", base_url=BASE_URL, max_retries=0, http_client=openai.DefaultHttpxClient(transport=transport)
+        api_key="sk-bench",
+        base_url=BASE_URL,
+        max_retries=0,
+        http_client=openai.DefaultHttpxClient(transport=transport),
     )
 
 
 def chat(client: openai.OpenAI) -> Any:
     return client.chat.completions.create(
-        model=REQUEST_MODEL, messages=MESSAGES, max_completion_tokens=MAX_COMPLETION_TOKENS, temperature=TEMPERATURE
+        model=REQUEST_MODEL,
+        messages=MESSAGES,
+        max_completion_tokens=MAX_COMPLETION_TOKENS,
+        temperature=TEMPERATURE,
     )
 
 

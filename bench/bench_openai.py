@@ -45,10 +45,10 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from otel_tokens_openai import OpenAIInstrumentor
 
 from otel_tokens import _runtime
 from otel_tokens import semconv as sc
-from otel_tokens_openai import OpenAIInstrumentor
 
 MODES = ("bare", "floor", "instrumented")
 OURS = "otel_tokens_openai"  # the instrumentor's tracer and meter scope
@@ -106,12 +106,18 @@ def workloads(telemetry: Telemetry, calls: int, stream_calls: int) -> list[Workl
     plain_stream = lambda: _wire.chat_stream(stream_client)  # noqa: E731
     return [
         Workload(
-            "chat", calls, {"bare": plain_chat, "floor": lambda: floor.chat(chat_client), "instrumented": plain_chat}
+            "chat",
+            calls,
+            {"bare": plain_chat, "floor": lambda: floor.chat(chat_client), "instrumented": plain_chat},
         ),
         Workload(
             "stream",
             stream_calls,
-            {"bare": plain_stream, "floor": lambda: floor.chat_stream(stream_client), "instrumented": plain_stream},
+            {
+                "bare": plain_stream,
+                "floor": lambda: floor.chat_stream(stream_client),
+                "instrumented": plain_stream,
+            },
         ),
     ]
 
@@ -229,9 +235,13 @@ def check_metrics(reader: InMemoryMetricReader, made: dict[str, int]) -> None:
     points = metric_points(reader)
     ours, floor = points.get(OURS, {}), points.get(_floor.FLOOR_SCOPE, {})
     if set(ours) != set(floor):
-        raise AssertionError(f"metric series differ: only ours {set(ours) - set(floor)}, only floor {set(floor) - set(ours)}")
+        raise AssertionError(
+            f"metric series differ: only ours {set(ours) - set(floor)}, only floor {set(floor) - set(ours)}"
+        )
     for scope, series, calls in ((OURS, ours, made["instrumented"]), ("floor", floor, made["floor"])):
-        durations = sum(p.count for (name, _), p in series.items() if name == sc.GEN_AI_CLIENT_OPERATION_DURATION)
+        durations = sum(
+            p.count for (name, _), p in series.items() if name == sc.GEN_AI_CLIENT_OPERATION_DURATION
+        )
         tokens = sum(p.sum for (name, _), p in series.items() if name == sc.GEN_AI_CLIENT_TOKEN_USAGE)
         if durations != calls or tokens != calls * (_wire.PROMPT_TOKENS + _wire.COMPLETION_TOKENS):
             raise AssertionError(f"{scope}: {durations} duration points, {tokens} tokens for {calls} calls")
@@ -248,7 +258,10 @@ def check_floor_matches_spans(telemetry: Telemetry, switch: Switch, loads: list[
             (spans[mode],) = telemetry.exporter.get_finished_spans()
         ours, floor = spans["instrumented"], spans["floor"]
         a, b = dict(ours.attributes or {}), dict(floor.attributes or {})
-        a.pop(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, None), b.pop(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, None)
+        (
+            a.pop(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, None),
+            b.pop(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, None),
+        )
         differ = {k for k in a.keys() | b.keys() if not _same(a.get(k), b.get(k))}
         if ours.name != floor.name or ours.kind != floor.kind or differ:
             raise AssertionError(f"{load.name}: floor span differs from ours in {sorted(differ)}")
@@ -335,8 +348,12 @@ def summarise(samples: dict[tuple[str, str], Samples], name: str) -> dict[str, A
     result: dict[str, Any] = {mode: spread(by_mode[mode].medians) for mode in MODES}
     result["overhead"], result["floor_overhead"] = spread(over), spread(floor)
     result["overhead_over_floor"] = statistics.median(over) / statistics.median(floor)
-    result["instrumented_over_bare"] = statistics.median(by_mode["instrumented"].medians) / statistics.median(bare)
-    result["gc_objects_per_call"] = {mode: statistics.median(by_mode[mode].garbage_per_call) for mode in MODES}
+    result["instrumented_over_bare"] = statistics.median(by_mode["instrumented"].medians) / statistics.median(
+        bare
+    )
+    result["gc_objects_per_call"] = {
+        mode: statistics.median(by_mode[mode].garbage_per_call) for mode in MODES
+    }
     if name == "stream":
         chunks = _wire.STREAM_CHUNKS
         result["overhead_per_chunk_us"] = statistics.median(over) / 1e3 / chunks
@@ -377,9 +394,14 @@ def print_report(results: dict[str, Any]) -> None:
         f"  {config['rounds']} rounds; blocks of {config['calls']} chat calls / {config['stream_calls']} streams, "
         "modes interleaved in rotating order, GC off inside blocks"
     )
-    print("  spans: SimpleSpanProcessor(InMemorySpanExporter), cleared per block; metrics: InMemoryMetricReader")
+    print(
+        "  spans: SimpleSpanProcessor(InMemorySpanExporter), cleared per block; metrics: InMemoryMetricReader"
+    )
     header = f"  {'':<34}{'median':>11}{'p10':>11}{'p90':>11}"
-    for name, title in (("chat", "chat.completions.create, non-streaming"), ("stream", "stream of 200 chunks + usage")):
+    for name, title in (
+        ("chat", "chat.completions.create, non-streaming"),
+        ("stream", "stream of 200 chunks + usage"),
+    ):
         r = results[name]
         print(f"\n{title}: µs per call (spread of block medians; overheads paired per round)")
         print(header)
@@ -390,7 +412,9 @@ def print_report(results: dict[str, Any]) -> None:
         print(f"  overhead over floor                {r['overhead_over_floor']:>11.2f}   (target <= 1.2)")
         print(f"  instrumented / bare                {r['instrumented_over_bare']:>11.3f}")
         if name == "stream":
-            print(f"  overhead per chunk                 {r['overhead_per_chunk_us']:>11.2f}   µs (target < 2)")
+            print(
+                f"  overhead per chunk                 {r['overhead_per_chunk_us']:>11.2f}   µs (target < 2)"
+            )
             print(f"  floor overhead per chunk           {r['floor_overhead_per_chunk_us']:>11.2f}   µs")
             print(f"  above floor per chunk              {r['above_floor_per_chunk_us']:>11.2f}   µs")
         gc_line = ", ".join(f"{mode} {value:.1f}" for mode, value in r["gc_objects_per_call"].items())
@@ -401,7 +425,9 @@ def print_report(results: dict[str, Any]) -> None:
         f"  first instrumented call, fresh process  {first['fresh_process_first_ms']:8.1f} ms "
         f"(later calls {first['fresh_process_steady_us']:.0f} µs; imports genai-prices, resolves the price)"
     )
-    print(f"  first call after a PriceBook reset      {first['after_pricebook_reset_extra_us']:8.1f} µs extra (resolve only)")
+    print(
+        f"  first call after a PriceBook reset      {first['after_pricebook_reset_extra_us']:8.1f} µs extra (resolve only)"
+    )
     print("\nresident memory (VmRSS, MiB; medians of fresh processes)")
     print(f"  bare process after one call             {memory['bare_process_mb']:8.1f}")
     print(f"  + OpenTelemetry SDK import, providers   {memory['otel_sdk_import_mb']:8.1f}")
@@ -413,11 +439,15 @@ def print_report(results: dict[str, Any]) -> None:
         f"  tokenizer ({memory['tokenizer_method']}), paid only when a response lacks usage "
         f"{memory['tokenizer_mb']:6.1f} MiB, {memory['tokenizer_load_ms']:.0f} ms"
     )
-    print("\nchecks passed: one span per instrumented call, usage and cost on the last span, same series as the floor")
+    print(
+        "\nchecks passed: one span per instrumented call, usage and cost on the last span, same series as the floor"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--calls", type=int, default=200, help="non-streaming calls per block")
     parser.add_argument("--stream-calls", type=int, default=10, help="200-chunk streams per block")

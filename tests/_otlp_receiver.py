@@ -64,11 +64,13 @@ class OtlpReceiver:
                     resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
                     for scope_spans in resource_spans.scope_spans:
                         for span in scope_spans.spans:
-                            self.spans.append({
-                                "name": span.name,
-                                "attributes": {a.key: _value(a.value) for a in span.attributes},
-                                "resource": resource,
-                            })
+                            self.spans.append(
+                                {
+                                    "name": span.name,
+                                    "attributes": {a.key: _value(a.value) for a in span.attributes},
+                                    "resource": resource,
+                                }
+                            )
             elif path.endswith("/v1/metrics"):
                 request = ExportMetricsServiceRequest.FromString(body)
                 for resource_metrics in request.resource_metrics:
@@ -76,9 +78,11 @@ class OtlpReceiver:
                         for metric in scope_metrics.metrics:
                             kind = metric.WhichOneof("data")
                             for point in getattr(metric, kind).data_points:
-                                self.metrics.append({
-                                    "name": metric.name,
-                                    "scope": scope_metrics.scope.name,
-                                    "attributes": {a.key: _value(a.value) for a in point.attributes},
-                                    "sum": getattr(point, "sum", None) if kind == "histogram" else None,
-                                })
+                                self.metrics.append(
+                                    {
+                                        "name": metric.name,
+                                        "scope": scope_metrics.scope.name,
+                                        "attributes": {a.key: _value(a.value) for a in point.attributes},
+                                        "sum": getattr(point, "sum", None) if kind == "histogram" else None,
+                                    }
+                                )

@@ -27,10 +27,16 @@ def memory():
 
 
 def test_init_with_given_providers_instruments_and_is_idempotent(memory):
-    otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider,
-                     default_tags={"team": "platform"})
-    otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider,
-                     default_tags={"team": "platform"})
+    otel_tokens.init(
+        tracer_provider=memory.tracer_provider,
+        meter_provider=memory.meter_provider,
+        default_tags={"team": "platform"},
+    )
+    otel_tokens.init(
+        tracer_provider=memory.tracer_provider,
+        meter_provider=memory.meter_provider,
+        default_tags={"team": "platform"},
+    )
     assert otel_tokens.instrumented_clients() == ["openai"]
     with FakeProviderServer(Scenario(prompt_tokens=4, completion_tokens=2)) as server:
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
@@ -51,13 +57,19 @@ def test_invalid_configuration_fails_init_before_anything_changes(memory):
 
 def test_missing_price_override_file_fails_init(memory, tmp_path):
     with pytest.raises(ConfigurationError, match="missing.toml"):
-        otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider,
-                         price_overrides=str(tmp_path / "missing.toml"))
+        otel_tokens.init(
+            tracer_provider=memory.tracer_provider,
+            meter_provider=memory.meter_provider,
+            price_overrides=str(tmp_path / "missing.toml"),
+        )
 
 
 def test_disabled_instrumentor_is_skipped(memory):
-    otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider,
-                     disabled_instrumentors="openai")
+    otel_tokens.init(
+        tracer_provider=memory.tracer_provider,
+        meter_provider=memory.meter_provider,
+        disabled_instrumentors="openai",
+    )
     assert otel_tokens.instrumented_clients() == []
 
 
@@ -66,8 +78,9 @@ INIT_SCRIPT = textwrap.dedent(
     import openai, otel_tokens
     otel_tokens.init(default_tags={"cost_center": "cc-7"})
     client = openai.OpenAI(base_url=BASE_URL + "/v1", api_key="x", max_retries=0)
-    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
-    client.chat.completions.create(model="gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "hi"}])
+    messages = [{"role": "user", "content": "hi"}]
+    client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    client.chat.completions.create(model="gpt-4o-mini", stream=True, messages=messages)
     """
 )
 
@@ -76,10 +89,15 @@ def test_init_sets_up_otlp_export_from_standard_variables(tmp_path):
     with FakeProviderServer(Scenario(prompt_tokens=9, completion_tokens=3)) as server, OtlpReceiver() as otlp:
         script = tmp_path / "app.py"
         script.write_text(f"BASE_URL = {server.url!r}\n" + INIT_SCRIPT)
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-               "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "OTEL_SERVICE_NAME": "init-test",
-               "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=ci"}
-        completed = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
+            "OTEL_SERVICE_NAME": "init-test",
+            "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=ci",
+        }
+        completed = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+        )
         assert completed.returncode == 0, completed.stderr
     # Both spans arrived although the script never called shutdown(): init() flushes at exit,
     # including the stream whose usage had to be estimated on the background thread.
@@ -94,17 +112,26 @@ def test_init_sets_up_otlp_export_from_standard_variables(tmp_path):
 def test_unreachable_backend_does_not_block_or_break_calls(tmp_path):
     script = tmp_path / "app.py"
     with FakeProviderServer(Scenario(prompt_tokens=9, completion_tokens=3)) as server:
-        script.write_text(f"BASE_URL = {server.url!r}\n" + INIT_SCRIPT + textwrap.dedent("""
+        script.write_text(
+            f"BASE_URL = {server.url!r}\n"
+            + INIT_SCRIPT
+            + textwrap.dedent("""
             import time
             start = time.perf_counter()
             for _ in range(20):
-                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+                client.chat.completions.create(model="gpt-4o-mini", messages=messages)
             print(f"ELAPSED {time.perf_counter() - start:.3f}")
             otel_tokens.shutdown(timeout=2)
-        """))
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-               # Port 9 (discard) on loopback: nothing listens, connections are refused.
-               "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_EXPORTER_OTLP_TIMEOUT": "1"}
-        completed = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=90)
+        """)
+        )
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+            # Port 9 (discard) on loopback: nothing listens, connections are refused.
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+        }
+        completed = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=90
+        )
     assert completed.returncode == 0, completed.stderr
     assert "ELAPSED" in completed.stdout

@@ -31,7 +31,10 @@ def _launcher() -> str:
 
 def test_opentelemetry_instrument_exports_tokens_cost_and_tags(tmp_path):
     script = tmp_path / "app.py"
-    with FakeProviderServer(Scenario(prompt_tokens=100, completion_tokens=20)) as server, OtlpReceiver() as otlp:
+    with (
+        FakeProviderServer(Scenario(prompt_tokens=100, completion_tokens=20)) as server,
+        OtlpReceiver() as otlp,
+    ):
         script.write_text(f"BASE_URL = {server.url!r}\n" + SCRIPT)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
@@ -68,7 +71,9 @@ def test_unsupported_client_version_is_warned_about(monkeypatch, caplog):
     from otel_tokens import _dependencies
     from otel_tokens._launcher import check_installed_clients
 
-    monkeypatch.setattr(_dependencies, "installed_version", lambda name: "1.30.0" if name == "openai" else None)
+    monkeypatch.setattr(
+        _dependencies, "installed_version", lambda name: "1.30.0" if name == "openai" else None
+    )
     monkeypatch.setattr(_dependencies, "_warned", set())
     with caplog.at_level(logging.WARNING, logger="otel_tokens"):
         assert check_installed_clients() == ["openai 1.30.0"]

@@ -61,7 +61,9 @@ def test_invalid_keyword_names_the_setting():
 
 
 def test_unknown_keyword_lists_accepted_names():
-    with pytest.raises(ConfigurationError, match="unknown setting\\(s\\) max_tags; accepted: .*max_tag_values"):
+    with pytest.raises(
+        ConfigurationError, match="unknown setting\\(s\\) max_tags; accepted: .*max_tag_values"
+    ):
         Settings.load({"max_tags": 3}, environ={})
 
 

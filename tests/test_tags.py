@@ -64,7 +64,9 @@ def test_asyncio_tasks_inherit_and_isolate():
     assert asyncio.run(main()) == [{"team": "search", "feature": "x"}, {"team": "search", "feature": "y"}]
 
 
-@pytest.mark.parametrize(("key", "value"), [("Team", "x"), ("team", ""), ("team", 3), ("t" * 65, "x"), ("team", "x" * 257)])
+@pytest.mark.parametrize(
+    ("key", "value"), [("Team", "x"), ("team", ""), ("team", 3), ("t" * 65, "x"), ("team", "x" * 257)]
+)
 def test_invalid_tags_raise_a_clear_error(key, value):
     with pytest.raises(ConfigurationError, match="tag"):
         tags(**{key: value})

@@ -110,7 +110,9 @@ def instrument(*, tracer_provider: Any = None, meter_provider: Any = None) -> li
             except ConfigurationError:
                 raise
             except Exception as error:  # noqa: BLE001 - one broken client must not stop the others
-                logger.warning("otel-tokens: instrumenting %s failed; its calls are NOT recorded: %r", client, error)
+                logger.warning(
+                    "otel-tokens: instrumenting %s failed; its calls are NOT recorded: %r", client, error
+                )
                 continue
             if getattr(instrumentor, "is_instrumented_by_opentelemetry", False):
                 _instrumentors[entry_point.name] = instrumentor

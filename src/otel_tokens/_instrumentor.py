@@ -40,14 +40,20 @@ class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         if not all(check_client(requirement) for requirement in self.requirements):
             return
-        tracer = trace.get_tracer(self.scope_name, self.scope_version, tracer_provider=kwargs.get("tracer_provider"))
-        meter = metrics.get_meter(self.scope_name, self.scope_version, meter_provider=kwargs.get("meter_provider"))
+        tracer = trace.get_tracer(
+            self.scope_name, self.scope_version, tracer_provider=kwargs.get("tracer_provider")
+        )
+        meter = metrics.get_meter(
+            self.scope_name, self.scope_version, meter_provider=kwargs.get("meter_provider")
+        )
         try:
             recorder = Recorder(tracer, create_instruments(meter))
         except ConfigurationError as error:
             # Under opentelemetry-instrument nothing else reports it, and raising would stop the
             # launcher from loading the instrumentations after this one.
-            logger.error("otel-tokens: invalid configuration, %s is NOT instrumented: %s", self.scope_name, error)
+            logger.error(
+                "otel-tokens: invalid configuration, %s is NOT instrumented: %s", self.scope_name, error
+            )
             return
         self._applied = apply(self.patch_specs(), recorder)
 

@@ -42,7 +42,9 @@ def apply(specs: Iterable[PatchSpec], context: Any) -> list[Applied]:
         owner, attribute = _resolve(spec)
         if owner is None:
             continue
-        current = owner.__dict__.get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)
+        current = (
+            owner.__dict__.get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)
+        )
         if isinstance(current, wrapt.FunctionWrapper):
             logger.debug("otel-tokens: %s.%s is already wrapped", spec.module, spec.target)
             continue

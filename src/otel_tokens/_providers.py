@@ -15,7 +15,11 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricExporter,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
@@ -71,10 +75,14 @@ def _choice(signal: str) -> tuple[str, str]:
     exporter_var = f"OTEL_{signal.upper()}_EXPORTER"
     exporter = os.environ.get(exporter_var, "otlp").strip().lower().split(",")[0] or "otlp"
     if exporter not in _EXPORTERS:
-        raise ConfigurationError(f"{exporter_var}={exporter!r} is not supported by otel_tokens.init(); "
-                                 f"accepted: {', '.join(_EXPORTERS)} (or configure OpenTelemetry yourself)")
+        raise ConfigurationError(
+            f"{exporter_var}={exporter!r} is not supported by otel_tokens.init(); "
+            f"accepted: {', '.join(_EXPORTERS)} (or configure OpenTelemetry yourself)"
+        )
     protocol_var = f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL"
-    protocol = os.environ.get(protocol_var) or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+    protocol = (
+        os.environ.get(protocol_var) or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+    )
     protocol = protocol.strip().lower()
     if protocol not in _PROTOCOLS:
         raise ConfigurationError(

@@ -52,7 +52,9 @@ class Settings:
     service_name: str | None = None
 
     @classmethod
-    def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
         """Build settings from keyword overrides first, then the environment, then defaults."""
         overrides = dict(overrides or {})
         environ = os.environ if environ is None else environ
@@ -130,7 +132,9 @@ def _pairs(name: str, value: Any) -> dict[str, str]:
         for item in _items(name, value):
             key, sep, val = item.partition("=")
             if not sep or not key.strip() or not val.strip():
-                raise ConfigurationError(f"{name}: expected key=value pairs separated by commas, got {item!r}")
+                raise ConfigurationError(
+                    f"{name}: expected key=value pairs separated by commas, got {item!r}"
+                )
             pairs[key.strip()] = val.strip()
     return pairs
 

@@ -9,6 +9,7 @@ garbage collection of an abandoned stream.
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -55,10 +56,8 @@ class _ProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
 
     def __del__(self) -> None:
         # An abandoned stream still ends its span, with the usage seen so far.
-        try:
+        with contextlib.suppress(Exception):  # nothing may escape a finaliser
             self._self_end(None)
-        except Exception:  # noqa: BLE001, S110 - nothing may escape a finaliser
-            pass
 
     def __reduce_ex__(self, protocol: int) -> Any:
         return self.__wrapped__.__reduce_ex__(protocol)

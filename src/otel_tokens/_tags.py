@@ -33,7 +33,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_TAG_VALUE_LENGTH = 256
 _EMPTY: Mapping[str, str] = MappingProxyType({})
-_current: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("otel_tokens_tags", default=_EMPTY)
+_current: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "otel_tokens_tags", default=_EMPTY
+)
 
 
 def validate_tags(values: Mapping[str, Any]) -> None:

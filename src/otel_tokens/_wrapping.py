@@ -32,7 +32,9 @@ class Endpoint(Protocol):
 
 
 def sync_wrapper(recorder: Recorder, endpoint: Endpoint) -> WrapperFn:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         if in_instrumented_call():
             return wrapped(*args, **kwargs)
         started = _start(recorder, endpoint, instance, args, kwargs)

@@ -7,6 +7,7 @@ Set ``OTEL_EXPORTER_OTLP_ENDPOINT`` to also send the telemetry to a collector.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections import defaultdict
@@ -28,47 +29,87 @@ def run_workload(base_url: str, server: FakeProviderServer) -> None:
 
     with otel_tokens.tags(team="search", feature="autocomplete"):
         for query in ("dune", "dune messiah", "dune messiah hardcover"):
-            server.enqueue(Scenario(model="gpt-4o-mini-2024-07-18", prompt_tokens=1850, cached_tokens=1664,
-                                    completion_tokens=24, text=f"Suggestions for {query!r}"))
-            client.chat.completions.create(model="gpt-4o-mini", messages=[SYSTEM, {"role": "user", "content": query}])
+            server.enqueue(
+                Scenario(
+                    model="gpt-4o-mini-2024-07-18",
+                    prompt_tokens=1850,
+                    cached_tokens=1664,
+                    completion_tokens=24,
+                    text=f"Suggestions for {query!r}",
+                )
+            )
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[SYSTEM, {"role": "user", "content": query}]
+            )
 
     with otel_tokens.tags(team="support", feature="ticket-summary", user="agent-17"):
-        server.enqueue(Scenario(model="gpt-4o-2024-08-06", prompt_tokens=3200, completion_tokens=180, chunks=12,
-                                text="The customer reports a damaged parcel and asks for a refund."))
+        server.enqueue(
+            Scenario(
+                model="gpt-4o-2024-08-06",
+                prompt_tokens=3200,
+                completion_tokens=180,
+                chunks=12,
+                text="The customer reports a damaged parcel and asks for a refund.",
+            )
+        )
         stream = client.responses.create(model="gpt-4o", input="Summarise ticket #4411", stream=True)
         for _ in stream:
             pass
         # A stream whose caller did not ask for usage: counted locally, flagged as an estimate.
         server.enqueue(Scenario(text="Refund approved; label sent to the customer by e-mail.", chunks=8))
-        for _ in client.chat.completions.create(model="gpt-4o-mini", stream=True, messages=[
-                {"role": "user", "content": "Draft a reply to ticket #4411"}]):
+        for _ in client.chat.completions.create(
+            model="gpt-4o-mini",
+            stream=True,
+            messages=[{"role": "user", "content": "Draft a reply to ticket #4411"}],
+        ):
             pass
 
     with otel_tokens.tags(team="research", feature="pricing-agent"):
         for step in range(3):
-            server.enqueue(Scenario(model="gpt-5-2025-08-07", prompt_tokens=4000 + 900 * step,
-                                    completion_tokens=1200, reasoning_tokens=960, service_tier="default"))
-            client.chat.completions.create(model="gpt-5", messages=[{"role": "user", "content": f"step {step}"}])
-        server.enqueue(Scenario(model="gpt-5-2025-08-07", prompt_tokens=5200, completion_tokens=800,
-                                reasoning_tokens=512, service_tier="priority"))
-        client.chat.completions.create(model="gpt-5", service_tier="priority",
-                                       messages=[{"role": "user", "content": "final answer, fast"}])
+            server.enqueue(
+                Scenario(
+                    model="gpt-5-2025-08-07",
+                    prompt_tokens=4000 + 900 * step,
+                    completion_tokens=1200,
+                    reasoning_tokens=960,
+                    service_tier="default",
+                )
+            )
+            client.chat.completions.create(
+                model="gpt-5", messages=[{"role": "user", "content": f"step {step}"}]
+            )
+        server.enqueue(
+            Scenario(
+                model="gpt-5-2025-08-07",
+                prompt_tokens=5200,
+                completion_tokens=800,
+                reasoning_tokens=512,
+                service_tier="priority",
+            )
+        )
+        client.chat.completions.create(
+            model="gpt-5",
+            service_tier="priority",
+            messages=[{"role": "user", "content": "final answer, fast"}],
+        )
 
     with otel_tokens.tags(team="platform", feature="rag-index"):
         server.enqueue(Scenario(prompt_tokens=12_400))
         client.embeddings.create(model="text-embedding-3-small", input=[f"chunk {i}" for i in range(64)])
         # A fine-tuned model nobody priced yet: no made-up cost, counted as unpriced.
         server.enqueue(Scenario(prompt_tokens=700, completion_tokens=90))
-        client.chat.completions.create(model="ft:gpt-4o-mini:bookshop::x7", messages=[{"role": "user", "content": "hi"}])
+        client.chat.completions.create(
+            model="ft:gpt-4o-mini:bookshop::x7", messages=[{"role": "user", "content": "hi"}]
+        )
         server.enqueue(Scenario(error_status=429))
-        try:
+        # A rate limit: recorded as an error on its span; the app moves on.
+        with contextlib.suppress(openai.RateLimitError):
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "again"}])
-        except openai.RateLimitError:
-            pass
 
 
 def _row(values: Iterable[Any], widths: Iterable[int]) -> str:
-    return "  ".join(str(v).ljust(w) if i < 3 else str(v).rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
+    cells = zip(values, widths, strict=True)
+    return "  ".join(str(v).ljust(w) if i < 3 else str(v).rjust(w) for i, (v, w) in enumerate(cells))
 
 
 def report(telemetry: InMemoryTelemetry) -> str:
@@ -82,15 +123,29 @@ def report(telemetry: InMemoryTelemetry) -> str:
     for span in telemetry.spans():
         a = span.attributes
         amount = a.get("gen_ai.usage.cost.amount")
-        note = ("estimated" if a.get("otel_tokens.usage.estimated") else "") or (
-            "unpriced" if a.get("otel_tokens.price.missing") else "") or a.get("error.type", "") or (
-            a.get("otel_tokens.price.service_tier", ""))
+        note = (
+            ("estimated" if a.get("otel_tokens.usage.estimated") else "")
+            or ("unpriced" if a.get("otel_tokens.price.missing") else "")
+            or a.get("error.type", "")
+            or (a.get("otel_tokens.price.service_tier", ""))
+        )
         team = f"{a.get('otel_tokens.tag.team', '-')}/{a.get('otel_tokens.tag.feature', '-')}"[:28]
-        lines.append(_row((
-            span.name[:22], a.get("gen_ai.response.model", a.get("gen_ai.request.model", ""))[:24], team,
-            a.get("gen_ai.usage.input_tokens", "-"), a.get("gen_ai.usage.cache_read.input_tokens", "-"),
-            a.get("gen_ai.usage.output_tokens", "-"), a.get("gen_ai.usage.reasoning.output_tokens", "-"),
-            f"{amount:.6f}" if amount is not None else "-", note), widths))
+        lines.append(
+            _row(
+                (
+                    span.name[:22],
+                    a.get("gen_ai.response.model", a.get("gen_ai.request.model", ""))[:24],
+                    team,
+                    a.get("gen_ai.usage.input_tokens", "-"),
+                    a.get("gen_ai.usage.cache_read.input_tokens", "-"),
+                    a.get("gen_ai.usage.output_tokens", "-"),
+                    a.get("gen_ai.usage.reasoning.output_tokens", "-"),
+                    f"{amount:.6f}" if amount is not None else "-",
+                    note,
+                ),
+                widths,
+            )
+        )
         if amount is not None:
             by_team[a.get("otel_tokens.tag.team", "(untagged)")] += amount
             by_model[a.get("gen_ai.response.model", "?")] += amount
@@ -124,7 +179,8 @@ def main() -> None:
     telemetry = _telemetry()
     otel_tokens.init(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
     with FakeProviderServer() as server:
-        print(f"fake OpenAI-compatible provider on {server.url}; instrumented: {otel_tokens.instrumented_clients()}")
+        clients = otel_tokens.instrumented_clients()
+        print(f"fake OpenAI-compatible provider on {server.url}; instrumented: {clients}")
         run_workload(server.url, server)
     otel_tokens.flush()
     print(report(telemetry))

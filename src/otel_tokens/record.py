@@ -19,8 +19,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
-from otel_tokens import _runtime, _worker, semconv
-from otel_tokens import _tags
+from otel_tokens import _runtime, _tags, _worker, semconv
 from otel_tokens._safety import call_guarded, report
 from otel_tokens._settings import Settings
 from otel_tokens.metrics import Instruments
@@ -152,7 +151,9 @@ class Recorder:
             and (inv.request.estimate_input is not None or result.output_texts)
         ):
             # Off the call path: the tokenizer may need to load, and long texts take time.
-            _worker.submit(lambda: self._emit(inv, result, self._estimate(inv, result), error, duration, end_ns))
+            _worker.submit(
+                lambda: self._emit(inv, result, self._estimate(inv, result), error, duration, end_ns)
+            )
             return
         self._emit(inv, result, usage, error, duration, end_ns)
 
@@ -169,7 +170,9 @@ class Recorder:
             estimate = tokenizer.count_text(model, "".join(result.output_texts))
             output_tokens, _ = estimate.tokens, methods.append(estimate.method)
         method = methods[0] if len(set(methods)) == 1 else "+".join(dict.fromkeys(methods))
-        return Usage(input_tokens=input_tokens, output_tokens=output_tokens, estimated=True, estimate_method=method)
+        return Usage(
+            input_tokens=input_tokens, output_tokens=output_tokens, estimated=True, estimate_method=method
+        )
 
     def _emit(
         self,
@@ -246,7 +249,9 @@ class Recorder:
     ) -> None:
         instruments = self._instruments
         if error is not None:
-            instruments.operation_duration.record(duration, {**attrs, semconv.ERROR_TYPE: type(error).__qualname__})
+            instruments.operation_duration.record(
+                duration, {**attrs, semconv.ERROR_TYPE: type(error).__qualname__}
+            )
         else:
             instruments.operation_duration.record(duration, attrs)
         if inv.time_to_first_chunk is not None:
@@ -257,9 +262,13 @@ class Recorder:
             attrs = {**attrs, semconv.OTEL_TOKENS_USAGE_ESTIMATED: True}
         token_usage = instruments.token_usage
         if usage.input_tokens is not None:
-            token_usage.record(usage.input_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_INPUT})
+            token_usage.record(
+                usage.input_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_INPUT}
+            )
         if usage.output_tokens is not None:
-            token_usage.record(usage.output_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_OUTPUT})
+            token_usage.record(
+                usage.output_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_OUTPUT}
+            )
         detail = instruments.token_detail
         if usage.cache_read_input_tokens:
             detail.add(
@@ -285,7 +294,15 @@ class Recorder:
 class Invocation:
     """One call in flight. ``finish``/``fail`` end it exactly once; later calls are ignored."""
 
-    __slots__ = ("_recorder", "request", "span", "started", "metric_attributes", "time_to_first_chunk", "_done")
+    __slots__ = (
+        "_recorder",
+        "request",
+        "span",
+        "started",
+        "metric_attributes",
+        "time_to_first_chunk",
+        "_done",
+    )
 
     def __init__(
         self,

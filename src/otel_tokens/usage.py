@@ -55,7 +55,9 @@ class Usage:
         """Build from a provider that reports input without its cached part (Anthropic, Bedrock)."""
         total: int | None = None
         if uncached_input_tokens is not None:
-            total = uncached_input_tokens + (cache_read_input_tokens or 0) + (cache_creation_input_tokens or 0)
+            total = (
+                uncached_input_tokens + (cache_read_input_tokens or 0) + (cache_creation_input_tokens or 0)
+            )
         return cls(
             input_tokens=total,
             output_tokens=output_tokens,

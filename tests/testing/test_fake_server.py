@@ -66,8 +66,17 @@ def _raw_post(server: FakeProviderServer, path: str, body: dict[str, object]) ->
 
 
 def test_chat_json_usage_details_and_n_choices(server: FakeProviderServer, client: openai.OpenAI) -> None:
-    server.enqueue(Scenario(text="Hi", prompt_tokens=120, cached_tokens=64, reasoning_tokens=32,
-                            dated_model=True, service_tier="flex", finish_reason="length"))
+    server.enqueue(
+        Scenario(
+            text="Hi",
+            prompt_tokens=120,
+            cached_tokens=64,
+            reasoning_tokens=32,
+            dated_model=True,
+            service_tier="flex",
+            finish_reason="length",
+        )
+    )
 
     result = client.chat.completions.create(model="gpt-4o-mini", messages=PROMPT, n=2)  # type: ignore[arg-type]
 
@@ -76,13 +85,21 @@ def test_chat_json_usage_details_and_n_choices(server: FakeProviderServer, clien
     assert result.model == "gpt-4o-mini-2024-07-18"
     assert result.service_tier == "flex"
     assert [(c.index, c.message.content, c.finish_reason) for c in result.choices] == [
-        (0, "Hi", "length"), (1, "Hi", "length")]
+        (0, "Hi", "length"),
+        (1, "Hi", "length"),
+    ]
     assert result.usage is not None
     assert result.usage.model_dump(exclude_none=True) == {
-        "prompt_tokens": 120, "completion_tokens": 2 * 1 + 32, "total_tokens": 154,
+        "prompt_tokens": 120,
+        "completion_tokens": 2 * 1 + 32,
+        "total_tokens": 154,
         "prompt_tokens_details": {"cached_tokens": 64, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 32, "audio_tokens": 0,
-                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 32,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
     }
 
 
@@ -95,7 +112,10 @@ def test_chat_json_derived_tokens_without_details(server: FakeProviderServer, cl
     assert result.service_tier is None
     assert result.usage is not None
     assert result.usage.model_dump(exclude_none=True) == {
-        "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "total_tokens": 15,
+    }
 
 
 def test_chat_json_without_usage(server: FakeProviderServer, client: openai.OpenAI) -> None:
@@ -115,38 +135,49 @@ async def test_chat_json_async(server: FakeProviderServer) -> None:
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (10, 5)
 
 
-def test_chat_stream_without_include_usage_has_no_usage(server: FakeProviderServer,
-                                                        client: openai.OpenAI) -> None:
+def test_chat_stream_without_include_usage_has_no_usage(
+    server: FakeProviderServer, client: openai.OpenAI
+) -> None:
     chunks = list(client.chat.completions.create(model="m", messages=PROMPT, stream=True))  # type: ignore[arg-type]
 
     assert [c.usage for c in chunks] == [None] * 7
     assert chunks[0].choices[0].delta.role == "assistant"
     assert [c.choices[0].delta.content for c in chunks[1:6]] == ["Hello", " worl", "d, st", "ream", "ing!"]
     assert [c.choices[0].finish_reason for c in chunks] == [None] * 6 + ["stop"]
-    status, content_type, text = _raw_post(server, "/v1/chat/completions",
-                                           {"model": "m", "messages": PROMPT, "stream": True})
+    status, content_type, text = _raw_post(
+        server, "/v1/chat/completions", {"model": "m", "messages": PROMPT, "stream": True}
+    )
     assert (status, content_type) == (200, "text/event-stream; charset=utf-8")
     assert '"usage"' not in text  # not even "usage": null, as the real API
     assert text.endswith("data: [DONE]\n\n")
 
 
-def test_chat_stream_include_usage_only_in_last_chunk(server: FakeProviderServer,
-                                                      client: openai.OpenAI) -> None:
-    stream = client.chat.completions.create(model="m", messages=PROMPT, stream=True,  # type: ignore[arg-type]
-                                            stream_options={"include_usage": True})
+def test_chat_stream_include_usage_only_in_last_chunk(
+    server: FakeProviderServer, client: openai.OpenAI
+) -> None:
+    stream = client.chat.completions.create(
+        model="m",
+        messages=PROMPT,
+        stream=True,  # type: ignore[arg-type]
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
 
     assert len(chunks) == 8
     assert [c.usage for c in chunks[:-1]] == [None] * 7
     assert chunks[-1].choices == []
     assert chunks[-1].usage is not None
-    assert (chunks[-1].usage.prompt_tokens, chunks[-1].usage.completion_tokens,
-            chunks[-1].usage.total_tokens) == (10, 5, 15)
+    assert (
+        chunks[-1].usage.prompt_tokens,
+        chunks[-1].usage.completion_tokens,
+        chunks[-1].usage.total_tokens,
+    ) == (10, 5, 15)
     assert chunks[-2].choices[0].finish_reason == "stop"
 
 
-def test_chat_stream_forced_usage_rides_on_finish_chunk(server: FakeProviderServer,
-                                                        client: openai.OpenAI) -> None:
+def test_chat_stream_forced_usage_rides_on_finish_chunk(
+    server: FakeProviderServer, client: openai.OpenAI
+) -> None:
     server.enqueue(Scenario(text=TEXT, include_usage=True, chunks=2))
 
     chunks = list(client.chat.completions.create(model="m", messages=PROMPT, stream=True))  # type: ignore[arg-type]
@@ -156,12 +187,19 @@ def test_chat_stream_forced_usage_rides_on_finish_chunk(server: FakeProviderServ
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 15
 
 
-def test_chat_stream_usage_disabled_even_when_asked(server: FakeProviderServer,
-                                                    client: openai.OpenAI) -> None:
+def test_chat_stream_usage_disabled_even_when_asked(
+    server: FakeProviderServer, client: openai.OpenAI
+) -> None:
     server.enqueue(Scenario(include_usage=False))
 
-    chunks = list(client.chat.completions.create(model="m", messages=PROMPT, stream=True,  # type: ignore[arg-type]
-                                                 stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="m",
+            messages=PROMPT,
+            stream=True,  # type: ignore[arg-type]
+            stream_options={"include_usage": True},
+        )
+    )
 
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert all(c.usage is None for c in chunks)
@@ -169,8 +207,12 @@ def test_chat_stream_usage_disabled_even_when_asked(server: FakeProviderServer,
 
 async def test_chat_stream_async_include_usage(server: FakeProviderServer) -> None:
     async with openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0) as sdk:
-        stream = await sdk.chat.completions.create(model="m", messages=PROMPT, stream=True,  # type: ignore[arg-type]
-                                                   stream_options={"include_usage": True})
+        stream = await sdk.chat.completions.create(
+            model="m",
+            messages=PROMPT,
+            stream=True,  # type: ignore[arg-type]
+            stream_options={"include_usage": True},
+        )
         chunks = [chunk async for chunk in stream]
 
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == TEXT
@@ -182,8 +224,14 @@ def test_chat_tool_call_json_and_stream(server: FakeProviderServer, client: open
     server.enqueue(Scenario(tool_call=True, tool_arguments='{"city":"Paris"}'), times=2)
 
     result = client.chat.completions.create(model="m", messages=PROMPT, tools=tools)  # type: ignore[arg-type]
-    chunks = list(client.chat.completions.create(model="m", messages=PROMPT, tools=tools,  # type: ignore[arg-type]
-                                                 stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="m",
+            messages=PROMPT,
+            tools=tools,  # type: ignore[arg-type]
+            stream=True,
+        )
+    )
 
     [call] = result.choices[0].message.tool_calls or []
     assert (call.function.name, call.function.arguments) == ("get_weather", '{"city":"Paris"}')  # type: ignore[union-attr]
@@ -199,14 +247,20 @@ def test_chat_tool_call_json_and_stream(server: FakeProviderServer, client: open
 
 def test_legacy_completion_json_and_stream(server: FakeProviderServer, client: openai.OpenAI) -> None:
     result = client.completions.create(model="davinci-002", prompt="abcd" * 10)
-    chunks = list(client.completions.create(model="davinci-002", prompt="abcd" * 10, stream=True,
-                                            stream_options={"include_usage": True}))
+    chunks = list(
+        client.completions.create(
+            model="davinci-002", prompt="abcd" * 10, stream=True, stream_options={"include_usage": True}
+        )
+    )
 
     assert result.object == "text_completion"
     assert result.choices[0].text == TEXT
     assert result.usage is not None
     assert result.usage.model_dump(exclude_none=True) == {
-        "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "total_tokens": 15,
+    }
     assert "".join(c.choices[0].text for c in chunks if c.choices) == TEXT
     assert [c.usage is not None for c in chunks] == [False] * 6 + [True]
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 15
@@ -214,10 +268,12 @@ def test_legacy_completion_json_and_stream(server: FakeProviderServer, client: o
 
 def test_embeddings_base64_default_and_float(server: FakeProviderServer, client: openai.OpenAI) -> None:
     decoded = client.embeddings.create(model="text-embedding-3-small", input=["abcd" * 10, "xy"])
-    floats = client.embeddings.create(model="text-embedding-3-small", input=["abcd" * 10, "xy"],
-                                      encoding_format="float")
-    status, _, raw = _raw_post(server, "/v1/embeddings",
-                               {"model": "e", "input": "abcd" * 10, "encoding_format": "base64"})
+    floats = client.embeddings.create(
+        model="text-embedding-3-small", input=["abcd" * 10, "xy"], encoding_format="float"
+    )
+    status, _, raw = _raw_post(
+        server, "/v1/embeddings", {"model": "e", "input": "abcd" * 10, "encoding_format": "base64"}
+    )
 
     sent = [r.body["encoding_format"] for r in server.requests[:2]]
     assert sent == ["base64", "float"]  # the SDK asks for base64 unless told otherwise
@@ -243,24 +299,38 @@ def test_responses_json(server: FakeProviderServer, client: openai.OpenAI) -> No
     assert result.output_text == TEXT
     assert result.usage is not None
     assert result.usage.model_dump(exclude_none=True) == {
-        "input_tokens": 12, "input_tokens_details": {"cached_tokens": 3},
-        "output_tokens": 12, "output_tokens_details": {"reasoning_tokens": 7}, "total_tokens": 24}
+        "input_tokens": 12,
+        "input_tokens_details": {"cached_tokens": 3},
+        "output_tokens": 12,
+        "output_tokens_details": {"reasoning_tokens": 7},
+        "total_tokens": 24,
+    }
 
 
 def test_responses_stream_sync_and_async_shapes(server: FakeProviderServer, client: openai.OpenAI) -> None:
     events = list(client.responses.create(model="gpt-4.1-nano", input="abcd" * 10, stream=True))
 
     assert [e.type for e in events] == [
-        "response.created", "response.in_progress", "response.output_item.added",
-        "response.content_part.added", *["response.output_text.delta"] * 5, "response.output_text.done",
-        "response.content_part.done", "response.output_item.done", "response.completed"]
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        *["response.output_text.delta"] * 5,
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert [e.sequence_number for e in events] == list(range(13))
     assert events[0].response.usage is None  # type: ignore[union-attr]
     completed = events[-1].response  # type: ignore[union-attr]
     assert completed.output_text == TEXT
     assert completed.usage is not None
     assert (completed.usage.input_tokens, completed.usage.output_tokens, completed.usage.total_tokens) == (
-        10, 5, 15)
+        10,
+        5,
+        15,
+    )
 
 
 async def test_responses_stream_async(server: FakeProviderServer) -> None:
@@ -287,8 +357,9 @@ def test_responses_tool_call(server: FakeProviderServer, client: openai.OpenAI) 
 
 
 def test_azure_chat(server: FakeProviderServer) -> None:
-    with openai.AzureOpenAI(azure_endpoint=server.url, api_version="2024-10-21", api_key="x",
-                            max_retries=0) as azure:
+    with openai.AzureOpenAI(
+        azure_endpoint=server.url, api_version="2024-10-21", api_key="x", max_retries=0
+    ) as azure:
         result = azure.chat.completions.create(model="my-deployment", messages=PROMPT)  # type: ignore[arg-type]
 
     assert result.model == "my-deployment"
@@ -299,14 +370,22 @@ def test_azure_chat(server: FakeProviderServer) -> None:
     assert request.headers["api-key"] == "x"
 
 
-@pytest.mark.parametrize(("status", "error", "type_", "code"), [
-    (400, openai.BadRequestError, "invalid_request_error", None),
-    (429, openai.RateLimitError, "requests", "rate_limit_exceeded"),
-    (500, openai.InternalServerError, "server_error", None),
-])
-def test_error_statuses_raise_sdk_errors(server: FakeProviderServer, client: openai.OpenAI, status: int,
-                                         error: type[openai.APIStatusError], type_: str,
-                                         code: str | None) -> None:
+@pytest.mark.parametrize(
+    ("status", "error", "type_", "code"),
+    [
+        (400, openai.BadRequestError, "invalid_request_error", None),
+        (429, openai.RateLimitError, "requests", "rate_limit_exceeded"),
+        (500, openai.InternalServerError, "server_error", None),
+    ],
+)
+def test_error_statuses_raise_sdk_errors(
+    server: FakeProviderServer,
+    client: openai.OpenAI,
+    status: int,
+    error: type[openai.APIStatusError],
+    type_: str,
+    code: str | None,
+) -> None:
     server.enqueue(Scenario(error_status=status, error_message="nope"))
 
     with pytest.raises(error) as caught:
@@ -331,8 +410,14 @@ def test_unknown_path_is_an_openai_404(server: FakeProviderServer) -> None:
     status, content_type, text = _raw_post(server, "/v1/nope", {})
 
     assert (status, content_type) == (404, "application/json")
-    assert json.loads(text) == {"error": {"message": "Invalid URL (POST /v1/nope)",
-                                          "type": "invalid_request_error", "param": None, "code": None}}
+    assert json.loads(text) == {
+        "error": {
+            "message": "Invalid URL (POST /v1/nope)",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
 
 
 def test_raw_response_with_wrong_path_answers_599(server: FakeProviderServer, client: openai.OpenAI) -> None:
@@ -386,8 +471,10 @@ def test_queue_is_consumed_in_order_then_default(server: FakeProviderServer, cli
     server.enqueue(Scenario(text="second"), times=2)
     assert server.pending == 3
 
-    texts = [client.chat.completions.create(model="m", messages=PROMPT).choices[0].message.content  # type: ignore[arg-type]
-             for _ in range(4)]
+    texts = [
+        client.chat.completions.create(model="m", messages=PROMPT).choices[0].message.content  # type: ignore[arg-type]
+        for _ in range(4)
+    ]
 
     assert texts == ["first", "second", "second", TEXT]
     assert server.pending == 0
@@ -398,7 +485,11 @@ def test_request_log_contents(server: FakeProviderServer, client: openai.OpenAI)
 
     [request] = server.requests
     assert (request.method, request.path, request.query, request.target) == (
-        "POST", "/v1/chat/completions", {}, "/v1/chat/completions")
+        "POST",
+        "/v1/chat/completions",
+        {},
+        "/v1/chat/completions",
+    )
     assert request.body == {"model": "gpt-4o-mini", "messages": PROMPT, "temperature": 0}
     assert request.headers["authorization"] == "Bearer x"
     assert request.headers["content-type"] == "application/json"

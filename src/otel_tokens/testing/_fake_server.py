@@ -135,8 +135,10 @@ class FakeProviderServer:
             self._stopping = threading.Event()
             self._httpd = _Httpd(self, self._port)
             self._thread = threading.Thread(
-                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                name=f"otel-tokens-fake-server:{self._httpd.server_port}", daemon=True,
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"otel-tokens-fake-server:{self._httpd.server_port}",
+                daemon=True,
             )
             self._thread.start()
         return self
@@ -161,8 +163,9 @@ class FakeProviderServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -247,8 +250,10 @@ def reply_for(request: ReceivedRequest, item: Scenario | RawResponse) -> tuple[R
     """The reply to `request` under `item`, and the scenario whose timing applies (None for raw)."""
     if isinstance(item, RawResponse):
         if item.expect_path is not None and not _path_matches(item.expect_path, request):
-            message = (f"fake server expected a request to {item.expect_path} "
-                       f"but got {request.method} {request.target}")
+            message = (
+                f"fake server expected a request to {item.expect_path} "
+                f"but got {request.method} {request.target}"
+            )
             mismatch = _openai_wire.error_reply(599, message, "fake_server_error")
             return Reply(599, mismatch.content_type, mismatch.body, headers={"x-should-retry": "false"}), None
         body = item.body.encode() if isinstance(item.body, str) else item.body
@@ -307,8 +312,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         request = ReceivedRequest(
-            method=self.command, path=split.path, query=dict(parse_qsl(split.query, keep_blank_values=True)),
-            headers={k.lower(): v for k, v in self.headers.items()}, body=body, raw_body=raw,
+            method=self.command,
+            path=split.path,
+            query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            raw_body=raw,
             target=self.path,
         )
         owner = self.server.owner

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, MetricReader, NumberDataPoint
+from opentelemetry.sdk.metrics.export import (
+    HistogramDataPoint,
+    InMemoryMetricReader,
+    MetricReader,
+    NumberDataPoint,
+)
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -37,12 +42,16 @@ class InMemoryTelemetry:
     wait for pending token estimates, so what a test reads is complete.
     """
 
-    def __init__(self, sampler: Sampler | None = None, extra_metric_readers: list[MetricReader] | None = None) -> None:
+    def __init__(
+        self, sampler: Sampler | None = None, extra_metric_readers: list[MetricReader] | None = None
+    ) -> None:
         self.span_exporter = InMemorySpanExporter()
         self.tracer_provider = TracerProvider(sampler=sampler) if sampler else TracerProvider()
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.span_exporter))
         self.metric_reader = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.metric_reader, *(extra_metric_readers or [])])
+        self.meter_provider = MeterProvider(
+            metric_readers=[self.metric_reader, *(extra_metric_readers or [])]
+        )
 
     def spans(self) -> tuple[ReadableSpan, ...]:
         _worker.flush()

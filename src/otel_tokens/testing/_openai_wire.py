@@ -199,7 +199,7 @@ def _chat_usage(t: _Tokens, scenario: Scenario) -> JSON:
 
 
 def _stream_usage_mode(body: JSON, scenario: Scenario) -> str:
-    """"separate": OpenAI's extra chunk with empty choices; "inline": on the finish chunk (DeepSeek)."""
+    """ "separate": OpenAI's extra chunk with empty choices; "inline": on the finish chunk (DeepSeek)."""
     if scenario.include_usage is False:
         return "none"
     options = body.get("stream_options")
@@ -251,14 +251,27 @@ def chat_completion(body: JSON, scenario: Scenario, model: str) -> JSON:
     message: JSON = {"role": "assistant", "content": scenario.text, "refusal": None, "annotations": []}
     finish, output = scenario.finish_reason, scenario.text
     if tool is not None:
-        call = {"id": _new_id("call_"), "type": "function",
-                "function": {"name": tool, "arguments": scenario.tool_arguments}}
-        message = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None,
-                   "annotations": []}
+        call = {
+            "id": _new_id("call_"),
+            "type": "function",
+            "function": {"name": tool, "arguments": scenario.tool_arguments},
+        }
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [call],
+            "refusal": None,
+            "annotations": [],
+        }
         finish, output = "tool_calls", scenario.tool_arguments
     choices = [{"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(n)]
-    result: JSON = {"id": _new_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
-                    "model": model, "choices": choices}
+    result: JSON = {
+        "id": _new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+    }
     if scenario.include_usage is not False:
         result["usage"] = _chat_usage(_tokens(scenario, body, output, n), scenario)
     if scenario.service_tier is not None:
@@ -271,8 +284,12 @@ def chat_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
     """`chat.completion.chunk` events: role, content deltas, finish, optional usage, then [DONE]."""
     n, tool = _choice_count(body), _tool_name(body, scenario)
     mode = _stream_usage_mode(body, scenario)
-    head: JSON = {"id": _new_id("chatcmpl-"), "object": "chat.completion.chunk",
-                  "created": int(time.time()), "model": model}
+    head: JSON = {
+        "id": _new_id("chatcmpl-"),
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
     if scenario.service_tier is not None:
         head["service_tier"] = scenario.service_tier
     head["system_fingerprint"] = SYSTEM_FINGERPRINT
@@ -288,15 +305,26 @@ def chat_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
 
     output = scenario.tool_arguments if tool is not None else scenario.text
     if tool is not None:
-        first: JSON = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [
-            {"index": 0, "id": _new_id("call_"), "type": "function",
-             "function": {"name": tool, "arguments": ""}}]}
+        first: JSON = {
+            "role": "assistant",
+            "content": None,
+            "refusal": None,
+            "tool_calls": [
+                {
+                    "index": 0,
+                    "id": _new_id("call_"),
+                    "type": "function",
+                    "function": {"name": tool, "arguments": ""},
+                }
+            ],
+        }
     else:
         first = {"role": "assistant", "content": "", "refusal": None}
     events: list[_Event] = [(chunk([choice(i, first)]), False) for i in range(n)]
     for piece in split_text(output, scenario.chunks):
         delta: JSON = (
-            {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]} if tool is not None
+            {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+            if tool is not None
             else {"content": piece}
         )
         events.extend((chunk([choice(i, delta)]), True) for i in range(n))
@@ -328,10 +356,17 @@ def _legacy_usage(t: _Tokens) -> JSON:
 def text_completion(body: JSON, scenario: Scenario, model: str) -> JSON:
     """A legacy `text_completion` object: one choice per prompt and per `n`."""
     count = _prompt_count(body) * _choice_count(body)
-    choices = [{"text": scenario.text, "index": i, "logprobs": None, "finish_reason": scenario.finish_reason}
-               for i in range(count)]
-    result: JSON = {"id": _new_id("cmpl-"), "object": "text_completion", "created": int(time.time()),
-                    "model": model, "choices": choices}
+    choices = [
+        {"text": scenario.text, "index": i, "logprobs": None, "finish_reason": scenario.finish_reason}
+        for i in range(count)
+    ]
+    result: JSON = {
+        "id": _new_id("cmpl-"),
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+    }
     if scenario.include_usage is not False:
         result["usage"] = _legacy_usage(_tokens(scenario, body, scenario.text, count))
     return result
@@ -391,9 +426,7 @@ def embeddings(body: JSON, scenario: Scenario, model: str) -> JSON:
     data = []
     for index, item in enumerate(_embedding_inputs(body.get("input"))):
         vector = embedding_vector(item, dims)
-        encoded: Any = (
-            base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode() if as_base64 else vector
-        )
+        encoded: Any = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode() if as_base64 else vector
         data.append({"object": "embedding", "index": index, "embedding": encoded})
     result: JSON = {"object": "list", "data": data, "model": model}
     if scenario.include_usage is not False:
@@ -416,25 +449,41 @@ def _responses_usage(t: _Tokens, scenario: Scenario) -> JSON:
     return usage
 
 
-def _response_object(body: JSON, scenario: Scenario, model: str, rid: str, created: int,
-                     output: list[JSON], usage: JSON | None) -> JSON:
+def _response_object(
+    body: JSON, scenario: Scenario, model: str, rid: str, created: int, output: list[JSON], usage: JSON | None
+) -> JSON:
     """The `response` object with the field set of the recorded API, echoing request settings."""
     status = "completed" if output else "in_progress"
     return {
-        "id": rid, "object": "response", "created_at": created, "status": status,
-        "background": False, "error": None, "incomplete_details": None,
-        "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
-        "max_tool_calls": body.get("max_tool_calls"), "model": model, "output": output,
+        "id": rid,
+        "object": "response",
+        "created_at": created,
+        "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "max_tool_calls": body.get("max_tool_calls"),
+        "model": model,
+        "output": output,
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": body.get("previous_response_id"),
-        "prompt_cache_key": body.get("prompt_cache_key"), "prompt_cache_retention": None,
+        "prompt_cache_key": body.get("prompt_cache_key"),
+        "prompt_cache_retention": None,
         "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
-        "safety_identifier": body.get("safety_identifier"), "service_tier": scenario.service_tier,
-        "store": body.get("store", True), "temperature": body.get("temperature", 1.0),
+        "safety_identifier": body.get("safety_identifier"),
+        "service_tier": scenario.service_tier,
+        "store": body.get("store", True),
+        "temperature": body.get("temperature", 1.0),
         "text": body.get("text") or {"format": {"type": "text"}, "verbosity": "medium"},
-        "tool_choice": body.get("tool_choice", "auto"), "tools": body.get("tools") or [],
-        "top_logprobs": body.get("top_logprobs", 0), "top_p": body.get("top_p", 1.0),
-        "truncation": body.get("truncation", "disabled"), "usage": usage, "user": body.get("user"),
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [],
+        "top_logprobs": body.get("top_logprobs", 0),
+        "top_p": body.get("top_p", 1.0),
+        "truncation": body.get("truncation", "disabled"),
+        "usage": usage,
+        "user": body.get("user"),
         "metadata": body.get("metadata") or {},
     }
 
@@ -443,8 +492,14 @@ def _output_item(scenario: Scenario, tool: str | None, item_id: str, call_id: st
     status = "completed" if done else "in_progress"
     if tool is not None:
         arguments = scenario.tool_arguments if done else ""
-        return {"id": item_id, "type": "function_call", "status": status, "arguments": arguments,
-                "call_id": call_id, "name": tool}
+        return {
+            "id": item_id,
+            "type": "function_call",
+            "status": status,
+            "arguments": arguments,
+            "call_id": call_id,
+            "name": tool,
+        }
     content = [_text_part(scenario.text)] if done else []
     return {"id": item_id, "type": "message", "status": status, "content": content, "role": "assistant"}
 
@@ -483,8 +538,11 @@ def response_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
     pending = _response_object(body, scenario, model, rid, created, [], None)
     emit("response.created", response=pending)
     emit("response.in_progress", response=pending)
-    emit("response.output_item.added", output_index=0,
-         item=_output_item(scenario, tool, item_id, call_id, done=False))
+    emit(
+        "response.output_item.added",
+        output_index=0,
+        item=_output_item(scenario, tool, item_id, call_id, done=False),
+    )
     pieces = split_text(output, scenario.chunks)
     if tool is not None:
         for piece in pieces:
@@ -529,7 +587,7 @@ def _stream_reply(events: list[_Event], fail_after: int | None) -> Reply:
 def _malformed_stream(events: list[_Event]) -> Reply:
     """A first event whose JSON is cut in half, then [DONE]: the client fails parsing it."""
     first = events[0][0]
-    data = first[first.index(b"data: ") + 6:].rstrip(b"\n")
+    data = first[first.index(b"data: ") + 6 :].rstrip(b"\n")
     return Reply(200, SSE_CONTENT_TYPE, events=(b"data: " + data[: len(data) // 2] + b"\n\n", _DONE[0]))
 
 

@@ -14,8 +14,10 @@ from ._fake_server import FakeProviderServer, Scenario
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, serve until Ctrl-C, and return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m otel_tokens.testing.fake_server",
-                                     description="A fake OpenAI-compatible provider on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        prog="python -m otel_tokens.testing.fake_server",
+        description="A fake OpenAI-compatible provider on 127.0.0.1.",
+    )
     parser.add_argument("--port", type=int, default=8089, help="port to bind (0 picks a free one)")
     parser.add_argument("--text", default=Scenario.text, help="completion text of every answer")
     parser.add_argument("--chunks", type=int, default=Scenario.chunks, help="content events per stream")
@@ -24,8 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scenario = Scenario(text=args.text, chunks=args.chunks, chunk_delay=args.chunk_delay, model=args.model)
     with FakeProviderServer(scenario, port=args.port) as server:
-        print(f"fake provider listening on {server.url} (OpenAI base_url: {server.url}/v1); Ctrl-C stops",
-              flush=True)
+        print(
+            f"fake provider listening on {server.url} (OpenAI base_url: {server.url}/v1); Ctrl-C stops",
+            flush=True,
+        )
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0

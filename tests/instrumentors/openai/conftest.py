@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import openai
 import pytest
+from otel_tokens_openai import OpenAIInstrumentor
 
 from otel_tokens.testing import FakeProviderServer
 from otel_tokens.testing._memory import InMemoryTelemetry
-from otel_tokens_openai import OpenAIInstrumentor
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,11 @@ EMBEDDING_3_SMALL = {"input": 0.02}
 
 
 def cost(prices: dict[str, float], *, input: int, cached: int = 0, output: int = 0) -> float:
-    return ((input - cached) * prices["input"] + cached * prices.get("cached", 0) + output * prices.get("output", 0)) / 1e6
+    return (
+        (input - cached) * prices["input"]
+        + cached * prices.get("cached", 0)
+        + output * prices.get("output", 0)
+    ) / 1e6
 
 
 def only_span(telemetry: InMemoryTelemetry):

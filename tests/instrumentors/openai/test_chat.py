@@ -17,8 +17,15 @@ MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "conten
 
 
 def test_chat_span_attributes_usage_and_cost(server, client, telemetry):
-    server.enqueue(Scenario(model="gpt-4o-mini-2024-07-18", prompt_tokens=1200, cached_tokens=1024,
-                            completion_tokens=50, service_tier="default"))
+    server.enqueue(
+        Scenario(
+            model="gpt-4o-mini-2024-07-18",
+            prompt_tokens=1200,
+            cached_tokens=1024,
+            completion_tokens=50,
+            service_tier="default",
+        )
+    )
     with tags(team="search", feature="autocomplete", user="u-1"):
         response = client.chat.completions.create(
             model="gpt-4o-mini", messages=MESSAGES, temperature=0.2, max_tokens=100, seed=7, stop="END"
@@ -96,7 +103,10 @@ async def test_async_chat(server, async_client, telemetry):
     assert span.attributes["gen_ai.usage.reasoning.output_tokens"] == 8
     # Reasoning tokens are inside output tokens: priced once, at the output rate.
     assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(cost(GPT_5, input=30, output=12))
-    details = {p.attributes["otel_tokens.token.type"]: p.value for p in telemetry.points("otel_tokens.client.token.detail")}
+    details = {
+        p.attributes["otel_tokens.token.type"]: p.value
+        for p in telemetry.points("otel_tokens.client.token.detail")
+    }
     assert details == {"reasoning": 8}
 
 
@@ -107,7 +117,9 @@ def test_priority_service_tier_is_priced_at_priority(server, client, telemetry):
     assert span.attributes["openai.request.service_tier"] == "priority"
     assert span.attributes["openai.response.service_tier"] == "priority"
     assert span.attributes["otel_tokens.price.service_tier"] == "priority"
-    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(cost(GPT_5_PRIORITY, input=1000, output=500))
+    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(
+        cost(GPT_5_PRIORITY, input=1000, output=500)
+    )
 
 
 def test_stream_with_include_usage(server, client, telemetry):
@@ -134,14 +146,19 @@ def test_stream_without_usage_is_estimated_locally(server, client, telemetry):
 
     text = "Hello there, this answer was streamed in pieces."
     server.enqueue(Scenario(text=text, chunks=5))
-    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in client.chat.completions.create(
-        model="gpt-4o-mini", messages=MESSAGES, stream=True))
+    streamed = "".join(
+        chunk.choices[0].delta.content or ""
+        for chunk in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    )
     assert streamed == text
     span = only_span(telemetry)
     reference = Tokenizer()
     assert span.attributes["otel_tokens.usage.estimated"] is True
     assert span.attributes["otel_tokens.usage.estimate_method"] == "tiktoken:o200k_base"
-    assert span.attributes["gen_ai.usage.input_tokens"] == reference.count_chat_input("gpt-4o-mini", MESSAGES).tokens
+    assert (
+        span.attributes["gen_ai.usage.input_tokens"]
+        == reference.count_chat_input("gpt-4o-mini", MESSAGES).tokens
+    )
     assert span.attributes["gen_ai.usage.output_tokens"] == reference.count_text("gpt-4o-mini", text).tokens
     tokens = token_points(telemetry)
     # Estimates are never mixed silently with billed counts: their points carry the flag.
@@ -160,7 +177,10 @@ def test_injected_stream_usage_is_exact_and_invisible_to_the_user(server, client
     assert all(chunk.choices for chunk in chunks)  # the usage-only chunk was consumed by us
     assert all(chunk.usage is None for chunk in chunks)
     span = only_span(telemetry)
-    assert (span.attributes["gen_ai.usage.input_tokens"], span.attributes["gen_ai.usage.output_tokens"]) == (20, 7)
+    assert (span.attributes["gen_ai.usage.input_tokens"], span.attributes["gen_ai.usage.output_tokens"]) == (
+        20,
+        7,
+    )
     assert "otel_tokens.usage.estimated" not in span.attributes
 
 
@@ -169,7 +189,9 @@ def instrumentor_reset(telemetry):
     from otel_tokens_openai import OpenAIInstrumentor
 
     OpenAIInstrumentor().uninstrument()
-    OpenAIInstrumentor().instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    OpenAIInstrumentor().instrument(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+    )
 
 
 def test_stream_abandoned_early_ends_on_garbage_collection(server, client, telemetry):
@@ -265,7 +287,9 @@ def test_with_raw_response(server, client, telemetry):
 
 def test_with_streaming_response_plain_and_stream(server, client, telemetry):
     server.enqueue(Scenario(prompt_tokens=10, completion_tokens=3))
-    with client.chat.completions.with_streaming_response.create(model="gpt-4o-mini", messages=MESSAGES) as response:
+    with client.chat.completions.with_streaming_response.create(
+        model="gpt-4o-mini", messages=MESSAGES
+    ) as response:
         assert response.parse().usage.completion_tokens == 3
     server.enqueue(Scenario(prompt_tokens=6, completion_tokens=2, chunks=2))
     with client.chat.completions.with_streaming_response.create(
@@ -279,8 +303,11 @@ def test_with_streaming_response_plain_and_stream(server, client, telemetry):
 
 @pytest.mark.parametrize(
     ("status", "exception", "error_type"),
-    [(400, openai.BadRequestError, "BadRequestError"), (429, openai.RateLimitError, "RateLimitError"),
-     (500, openai.InternalServerError, "InternalServerError")],
+    [
+        (400, openai.BadRequestError, "BadRequestError"),
+        (429, openai.RateLimitError, "RateLimitError"),
+        (500, openai.InternalServerError, "InternalServerError"),
+    ],
 )
 def test_api_errors_pass_through_and_are_recorded(server, client, telemetry, status, exception, error_type):
     server.enqueue(Scenario(error_status=status))
@@ -352,12 +379,14 @@ def test_content_capture_is_opt_in(server, client, telemetry, capture):
 
 def test_unsampled_calls_still_record_metrics(server, client):
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
-
-    from otel_tokens.testing._memory import InMemoryTelemetry
     from otel_tokens_openai import OpenAIInstrumentor
 
+    from otel_tokens.testing._memory import InMemoryTelemetry
+
     memory = InMemoryTelemetry(sampler=ALWAYS_OFF)
-    OpenAIInstrumentor().instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
+    OpenAIInstrumentor().instrument(
+        tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider
+    )
     try:
         server.enqueue(Scenario(prompt_tokens=10, completion_tokens=5))
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
@@ -365,20 +394,25 @@ def test_unsampled_calls_still_record_metrics(server, client):
         OpenAIInstrumentor().uninstrument()
     assert memory.spans() == ()
     assert {p.attributes["gen_ai.token.type"]: p.sum for p in memory.points("gen_ai.client.token.usage")} == {
-        "input": 10, "output": 5}
+        "input": 10,
+        "output": 5,
+    }
     [point] = memory.points("otel_tokens.client.cost")
     assert point.sum == pytest.approx(cost(GPT_4O_MINI, input=10, output=5))
 
 
 def test_tag_values_beyond_the_limit_fold_and_are_counted(server, client):
+    from otel_tokens_openai import OpenAIInstrumentor
+
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
     from otel_tokens.testing._memory import InMemoryTelemetry
-    from otel_tokens_openai import OpenAIInstrumentor
 
     _runtime.set_settings(Settings(max_tag_values=2))
     memory = InMemoryTelemetry()
-    OpenAIInstrumentor().instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
+    OpenAIInstrumentor().instrument(
+        tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider
+    )
     try:
         for team in ("a", "b", "c", "d"):
             server.enqueue(Scenario(prompt_tokens=1, completion_tokens=1))
@@ -386,7 +420,9 @@ def test_tag_values_beyond_the_limit_fold_and_are_counted(server, client):
                 client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     finally:
         OpenAIInstrumentor().uninstrument()
-    teams = sorted(p.attributes["otel_tokens.tag.team"] for p in memory.points("gen_ai.client.operation.duration"))
+    teams = sorted(
+        p.attributes["otel_tokens.tag.team"] for p in memory.points("gen_ai.client.operation.duration")
+    )
     assert teams == ["__overflow__", "a", "b"]
     [folded] = memory.points("otel_tokens.tags.folded")
     assert (folded.attributes, folded.value) == ({"otel_tokens.tag.key": "team"}, 2)
@@ -408,8 +444,9 @@ def test_nested_instrumented_call_is_counted_once(server, client, telemetry):
 
 
 def test_internal_failure_never_reaches_the_user(server, client, telemetry, monkeypatch, caplog):
-    from otel_tokens import _safety
     from otel_tokens_openai import _extract
+
+    from otel_tokens import _safety
 
     _safety.set_strict(False)
     monkeypatch.setattr(_extract, "chat_result", lambda response: 1 / 0)
@@ -430,6 +467,8 @@ def test_uninstrument_stops_recording(server, client, telemetry):
     OpenAIInstrumentor().uninstrument()
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert telemetry.spans() == ()
-    OpenAIInstrumentor().instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    OpenAIInstrumentor().instrument(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+    )
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert len(telemetry.spans()) == 1

@@ -57,8 +57,14 @@ def test_recorded_usage_is_what_we_record(server, telemetry, exchange):
         assert attributes["gen_ai.response.model"] == exchange["response_model"]
 
 
-@pytest.mark.parametrize("exchange", [p for p in exchange_params(clients=["openai"])
-                                      if p.values[0] is None or "service_tier" in p.values[0]["file"]])
+@pytest.mark.parametrize(
+    "exchange",
+    [
+        p
+        for p in exchange_params(clients=["openai"])
+        if p.values[0] is None or "service_tier" in p.values[0]["file"]
+    ],
+)
 def test_recorded_priority_tier_is_priced_at_priority(server, telemetry, exchange):
     server.enqueue(raw_response(exchange))
     _send(_client(exchange, server.url), exchange)
@@ -71,4 +77,5 @@ def test_recorded_priority_tier_is_priced_at_priority(server, telemetry, exchang
     cached = usage.get("cached_tokens", 0)
     # gpt-5 at priority: $2.50 input, $0.25 cached input, $20 output per million tokens.
     assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(
-        ((inputs - cached) * 2.5 + cached * 0.25 + outputs * 20) / 1e6)
+        ((inputs - cached) * 2.5 + cached * 0.25 + outputs * 20) / 1e6
+    )

@@ -46,6 +46,10 @@ class OpenAIInstrumentor(TokensInstrumentor):
         for module, cls, methods, kind in _PATCH_TABLE:
             endpoint = OpenAIEndpoint(kind)
             for method in methods:
-                specs.append(PatchSpec(module, f"{cls}.{method}", lambda rec, e=endpoint: sync_wrapper(rec, e)))
-                specs.append(PatchSpec(module, f"Async{cls}.{method}", lambda rec, e=endpoint: async_wrapper(rec, e)))
+                specs.append(
+                    PatchSpec(module, f"{cls}.{method}", lambda rec, e=endpoint: sync_wrapper(rec, e))
+                )
+                specs.append(
+                    PatchSpec(module, f"Async{cls}.{method}", lambda rec, e=endpoint: async_wrapper(rec, e))
+                )
         return specs

@@ -35,9 +35,9 @@ OLLAMA_PORT = 11434
 _provider_cache: dict[tuple[str, bool, int], tuple[str, str | None, int | None]] = {}
 
 
-def provider_for(base_url: str, is_azure_client: bool, host_overrides: Mapping[str, str]) -> tuple[
-    str, str | None, int | None
-]:
+def provider_for(
+    base_url: str, is_azure_client: bool, host_overrides: Mapping[str, str]
+) -> tuple[str, str | None, int | None]:
     """``(gen_ai.provider.name, server.address, server.port)`` for a client's base URL, cached."""
     key = (base_url, is_azure_client, id(host_overrides))
     cached = _provider_cache.get(key)
@@ -193,7 +193,8 @@ def chat_result(response: Any) -> CallResult:
     return CallResult(
         response_model=get(response, "model") or None,
         response_id=get(response, "id"),
-        finish_reasons=tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason")) or None,
+        finish_reasons=tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason"))
+        or None,
         usage=usage,
         service_tier=get(response, "service_tier"),
         attributes=response_attributes(response),
@@ -213,13 +214,15 @@ def completion_result(response: Any) -> CallResult:
     return CallResult(
         response_model=get(response, "model") or None,
         response_id=get(response, "id"),
-        finish_reasons=tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason")) or None,
+        finish_reasons=tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason"))
+        or None,
         usage=usage,
         attributes=response_attributes(response),
         output_texts=None if usage is not None else texts,
-        output_messages=lambda: [output_message("assistant", [t], get(c, "finish_reason")) for t, c in zip(
-            texts, choices, strict=False
-        )],
+        output_messages=lambda: [
+            output_message("assistant", [t], get(c, "finish_reason"))
+            for t, c in zip(texts, choices, strict=False)
+        ],
     )
 
 
@@ -276,7 +279,9 @@ def message_texts(message: Any) -> list[str]:
     if isinstance(content, str):
         texts.append(content)
     elif isinstance(content, Iterable):
-        texts.extend(get(part, "text") or "" for part in content if get(part, "type") in ("text", "input_text"))
+        texts.extend(
+            get(part, "text") or "" for part in content if get(part, "type") in ("text", "input_text")
+        )
     refusal = get(message, "refusal")
     if isinstance(refusal, str):
         texts.append(refusal)
