@@ -104,7 +104,9 @@ def run_workload(base_url: str, server: FakeProviderServer) -> None:
         server.enqueue(Scenario(error_status=429))
         # A rate limit: recorded as an error on its span; the app moves on.
         with contextlib.suppress(openai.RateLimitError):
-            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "again"}])
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "again"}]
+            )
 
 
 def _row(values: Iterable[Any], widths: Iterable[int]) -> str:
