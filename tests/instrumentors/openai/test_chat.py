@@ -472,3 +472,39 @@ def test_uninstrument_stops_recording(server, client, telemetry):
     )
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert len(telemetry.spans()) == 1
+
+
+def test_tags_arrive_through_baggage(server, client, telemetry):
+    from opentelemetry import baggage, context
+
+    ctx = baggage.set_baggage("otel_tokens.tag.team", "checkout")
+    token = context.attach(baggage.set_baggage("otel_tokens.tag.feature", "upsell", ctx))
+    try:
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    finally:
+        context.detach(token)
+    span = only_span(telemetry)
+    assert (span.attributes["otel_tokens.tag.team"], span.attributes["otel_tokens.tag.feature"]) == (
+        "checkout",
+        "upsell",
+    )
+    [point] = telemetry.points("gen_ai.client.operation.duration")
+    assert point.attributes["otel_tokens.tag.team"] == "checkout"
+
+
+def test_price_override_file_prices_a_fine_tuned_model(server, client, telemetry, tmp_path):
+    from otel_tokens import _runtime
+    from otel_tokens._settings import Settings
+
+    overrides = tmp_path / "prices.toml"
+    overrides.write_text(
+        '[[price]]\nmodel = "ft:gpt-4o-mini:acme:*"\ninput_per_mtok = 0.30\noutput_per_mtok = 1.20\n\n'
+        '[[discount]]\nprovider = "openai"\nmodel = "*"\nmultiplier = 0.5\n'
+    )
+    _runtime.set_settings(Settings(price_overrides=str(overrides)))
+    instrumentor_reset(telemetry)
+    server.enqueue(Scenario(prompt_tokens=1000, completion_tokens=100))
+    client.chat.completions.create(model="ft:gpt-4o-mini:acme:support:abc1", messages=MESSAGES)
+    span = only_span(telemetry)
+    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx((1000 * 0.30 + 100 * 1.20) / 1e6 * 0.5)
+    assert span.attributes["otel_tokens.price.source"] == "override+discount"
