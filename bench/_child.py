@@ -54,8 +54,14 @@ def memory(instrumented: bool) -> dict[str, Any]:
     stages["otel sdk"] = rss_mb()
     from otel_tokens_openai import OpenAIInstrumentor
 
+    stages["otel-tokens imported"] = rss_mb()
+    loaded = set(sys.modules)
     OpenAIInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
     stages["otel-tokens instrumented"] = rss_mb()
+    # Patching by module path imports openai resource modules the application never used.
+    result["openai_modules_imported_by_instrument"] = sorted(
+        name for name in set(sys.modules) - loaded if name.startswith("openai.")
+    )
     response = _wire.chat(client)
     assert response.usage is not None
     stages["first priced call"] = rss_mb()

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx2
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 REQUEST_MODEL = "gpt-4o-mini"
 RESPONSE_MODEL = "gpt-4o-mini-2024-07-18"
@@ -32,7 +33,7 @@ REASONING_TOKENS = 64
 
 MAX_COMPLETION_TOKENS = 400
 TEMPERATURE = 0.2
-MESSAGES = [
+MESSAGES: list[ChatCompletionMessageParam] = [
     {"role": "system", "content": "You are a concise assistant for an online bookshop."},
     {"role": "user", "content": "Suggest three science-fiction novels for a long train journey."},
 ]

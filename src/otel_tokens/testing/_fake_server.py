@@ -39,7 +39,8 @@ class Scenario:
     `error_status` answers with an OpenAI error body instead; `malformed` answers 200 with JSON cut in
     half; `fail_after_chunks` drops the connection after that many content events of a stream;
     `chunk_delay` sleeps before every stream event and `delay` before the response starts. `tool_call`
-    answers with a call of the request's first function tool (arguments `tool_arguments`). `headers` are
+    answers with a call of the request's first function tool (arguments `tool_arguments`).
+    `embedding_dims` sizes embeddings unless the request sets `dimensions`. `headers` are
     added to the response (e.g. `{"retry-after-ms": "1"}` to make SDK retries fast).
     """
 
