@@ -3,26 +3,21 @@ from __future__ import annotations
 import sys
 import types
 
-from otel_tokens._patching import PatchSpec, apply, remove
+from otel_tokens._patching import PatchSet, PatchSpec
 
 
-def _module():
-    module = types.ModuleType("fake_client_mod")
+def _module(name):
+    module = types.ModuleType(name)
 
     class Resource:
         def create(self, x):
             return x * 2
 
     module.Resource = Resource
-    sys.modules["fake_client_mod"] = module
     return module
 
 
-def test_apply_wraps_existing_and_skips_missing_then_remove_restores():
-    module = _module()
-    original = module.Resource.__dict__["create"]
-    calls = []
-
+def _maker(calls):
     def make(context):
         def wrapper(wrapped, instance, args, kwargs):
             calls.append(context)
@@ -30,15 +25,51 @@ def test_apply_wraps_existing_and_skips_missing_then_remove_restores():
 
         return wrapper
 
+    return make
+
+
+def test_wraps_existing_skips_missing_and_remove_restores():
+    module = _module("fake_client_mod")
+    sys.modules["fake_client_mod"] = module
+    original = module.Resource.__dict__["create"]
+    calls = []
     specs = [
-        PatchSpec("fake_client_mod", "Resource.create", make),
-        PatchSpec("fake_client_mod", "Resource.missing", make),
-        PatchSpec("not_installed_module_xyz", "Thing.call", make),
+        PatchSpec("fake_client_mod", "Resource.create", _maker(calls)),
+        PatchSpec("fake_client_mod", "Resource.missing", _maker(calls)),
+        PatchSpec("fake_client_mod", "Missing.create", _maker(calls)),
     ]
-    applied = apply(specs, "ctx")
-    assert len(applied) == 1
+    patches = PatchSet(specs, "ctx")
+    assert len(patches.applied) == 1
     assert module.Resource().create(2) == 4
     assert calls == ["ctx"]
-    assert apply(specs, "again") == []  # idempotent: never double-wrapped
-    remove(applied)
+    assert PatchSet(specs, "again").applied == []  # idempotent: never double-wrapped
+    patches.remove()
     assert module.Resource.__dict__["create"] is original
+
+
+def test_module_imported_later_is_patched_on_import_and_never_imported_by_us(tmp_path, monkeypatch):
+    (tmp_path / "late_client_mod.py").write_text(
+        "class Resource:\n    def create(self, x):\n        return x + 1\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    calls = []
+    patches = PatchSet([PatchSpec("late_client_mod", "Resource.create", _maker(calls))], "late")
+    assert "late_client_mod" not in sys.modules
+    import late_client_mod
+
+    assert late_client_mod.Resource().create(1) == 2
+    assert calls == ["late"]
+    patches.remove()
+    late_client_mod.Resource().create(1)
+    assert calls == ["late"]
+
+
+def test_removed_patch_set_does_not_patch_on_later_import(tmp_path, monkeypatch):
+    (tmp_path / "later_client_mod.py").write_text("class Resource:\n    def create(self):\n        return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    calls = []
+    PatchSet([PatchSpec("later_client_mod", "Resource.create", _maker(calls))], "x").remove()
+    import later_client_mod
+
+    later_client_mod.Resource().create()
+    assert calls == []

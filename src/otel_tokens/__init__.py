@@ -83,7 +83,6 @@ def init(*, tracer_provider: Any = None, meter_provider: Any = None, **settings:
             # reach the exporters before they shut down.
             atexit.register(_worker.flush, 5.0)
             _atexit_registered = True
-    threading.Thread(target=_runtime.price_book().preload, name="otel-tokens-prices", daemon=True).start()
 
 
 def instrument(*, tracer_provider: Any = None, meter_provider: Any = None) -> list[str]:

@@ -8,15 +8,17 @@ come from ``otel_tokens`` (``init()`` keywords or ``OTEL_TOKENS_*`` variables) a
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
+from otel_tokens import _runtime
 from otel_tokens._dependencies import check_client
 from otel_tokens._errors import ConfigurationError
-from otel_tokens._patching import Applied, PatchSpec, apply, remove
+from otel_tokens._patching import PatchSet, PatchSpec
 from otel_tokens.metrics import create_instruments
 from otel_tokens.record import Recorder
 
@@ -29,7 +31,7 @@ class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     requirements: ClassVar[tuple[str, ...]] = ()
     scope_name: ClassVar[str] = ""
     scope_version: ClassVar[str] = ""
-    _applied: list[Applied] = []
+    _patches: PatchSet | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return self.requirements
@@ -55,8 +57,11 @@ class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 "otel-tokens: invalid configuration, %s is NOT instrumented: %s", self.scope_name, error
             )
             return
-        self._applied = apply(self.patch_specs(), recorder)
+        self._patches = PatchSet(self.patch_specs(), recorder)
+        # Load the price data now, off the call path, so the first LLM call does not wait for it.
+        threading.Thread(target=_runtime.price_book().preload, name="otel-tokens-prices", daemon=True).start()
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        remove(self._applied)
-        self._applied = []
+        if self._patches is not None:
+            self._patches.remove()
+            self._patches = None

@@ -1,19 +1,27 @@
 """Typed patch specs, applied and removed idempotently over wrapt.
 
-An instrumentor declares what it wraps as a table of :class:`PatchSpec`; :func:`apply`
+An instrumentor declares what it wraps as a table of :class:`PatchSpec`; a :class:`PatchSet`
 wraps each target that exists in the installed client version (a method missing in an older
-release is skipped, not an error) and :func:`remove` restores exactly what was wrapped.
+release is skipped, not an error) and :meth:`PatchSet.remove` restores exactly what it wrapped.
+
+A module the program has not imported yet is patched when it is imported (a wrapt post-import
+hook), never imported by us: SDKs load their resource modules lazily, and importing all of them
+up front would cost a chat-only program about 5 MB and 130 ms for APIs it never calls.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
+import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import wrapt
+
+from otel_tokens._safety import call_guarded
 
 logger = logging.getLogger("otel_tokens")
 
@@ -35,45 +43,63 @@ class Applied:
     attribute: str
 
 
-def apply(specs: Iterable[PatchSpec], context: Any) -> list[Applied]:
-    """Wrap every target that exists; returns what was wrapped, for :func:`remove`."""
-    applied: list[Applied] = []
-    for spec in specs:
-        owner, attribute = _resolve(spec)
-        if owner is None:
-            continue
-        current = (
-            owner.__dict__.get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)
-        )
-        if isinstance(current, wrapt.FunctionWrapper):
-            logger.debug("otel-tokens: %s.%s is already wrapped", spec.module, spec.target)
-            continue
-        wrapt.wrap_function_wrapper(owner, attribute, spec.make_wrapper(context))
-        applied.append(Applied(owner, attribute))
-    return applied
+class PatchSet:
+    """The patches of one instrumentation: applied now or on import, removed all at once."""
+
+    def __init__(self, specs: Iterable[PatchSpec], context: Any) -> None:
+        self._context = context
+        self._lock = threading.Lock()
+        self._active = True
+        self.applied: list[Applied] = []
+        by_module: dict[str, list[PatchSpec]] = {}
+        for spec in specs:
+            by_module.setdefault(spec.module, []).append(spec)
+        for module_name, module_specs in by_module.items():
+            module = sys.modules.get(module_name)
+            if module is not None:
+                self._apply(module, module_specs)
+            else:
+                wrapt.register_post_import_hook(
+                    lambda loaded, s=module_specs: call_guarded("patch on import", self._on_import, loaded, s),
+                    module_name,
+                )
+
+    def _on_import(self, module: ModuleType, specs: list[PatchSpec]) -> None:
+        # Hooks cannot be unregistered: one from a removed PatchSet must do nothing.
+        if self._active:
+            self._apply(module, specs)
+
+    def _apply(self, module: ModuleType, specs: list[PatchSpec]) -> None:
+        with self._lock:
+            for spec in specs:
+                owner, attribute = _resolve(module, spec)
+                if owner is None:
+                    continue
+                if isinstance(owner.__dict__.get(attribute), wrapt.FunctionWrapper):
+                    logger.debug("otel-tokens: %s.%s is already wrapped", spec.module, spec.target)
+                    continue
+                wrapt.wrap_function_wrapper(owner, attribute, spec.make_wrapper(self._context))
+                self.applied.append(Applied(owner, attribute))
+
+    def remove(self) -> None:
+        """Put the original functions back; patches pending on import are cancelled."""
+        with self._lock:
+            self._active = False
+            for item in self.applied:
+                current = item.owner.__dict__.get(item.attribute)
+                if isinstance(current, wrapt.FunctionWrapper):
+                    setattr(item.owner, item.attribute, current.__wrapped__)
+            self.applied.clear()
 
 
-def remove(applied: Iterable[Applied]) -> None:
-    """Undo :func:`apply`: put the original functions back."""
-    for item in applied:
-        current = item.owner.__dict__.get(item.attribute)
-        if isinstance(current, wrapt.FunctionWrapper):
-            setattr(item.owner, item.attribute, current.__wrapped__)
-
-
-def _resolve(spec: PatchSpec) -> tuple[Any, str]:
-    try:
-        owner: Any = importlib.import_module(spec.module)
-    except ImportError:
-        logger.debug("otel-tokens: module %s not found; skipping %s", spec.module, spec.target)
-        return None, ""
+def _resolve(module: ModuleType, spec: PatchSpec) -> tuple[Any, str]:
+    owner: Any = module
     *path, attribute = spec.target.split(".")
     for name in path:
         owner = getattr(owner, name, None)
         if owner is None:
-            logger.debug("otel-tokens: %s.%s not found; skipping", spec.module, spec.target)
-            return None, ""
-    if not hasattr(owner, attribute):
-        logger.debug("otel-tokens: %s.%s not found; skipping", spec.module, spec.target)
+            break
+    if owner is None or not isinstance(owner, type) or attribute not in owner.__dict__:
+        logger.debug("otel-tokens: %s.%s not found in this version; skipping", spec.module, spec.target)
         return None, ""
     return owner, attribute
