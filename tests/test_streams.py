@@ -147,3 +147,28 @@ def test_observer_failure_does_not_reach_the_user():
 
     _safety.set_strict(False)
     assert list(SyncStreamProxy(Source([1, 2]), Broken())) == [1, 2]
+
+
+def test_for_loop_keeps_only_the_iterator_and_still_ends_once_with_the_error():
+    observer = Recorder()
+    with pytest.raises(ConnectionError):
+        for _ in SyncStreamProxy(Source([1, 2, 3], fail_at=2), observer):  # the proxy itself is dropped at once
+            pass
+    assert len(observer.ends) == 1 and isinstance(observer.ends[0], ConnectionError)
+
+
+def test_iterator_collected_before_its_first_item_ends_the_stream():
+    observer = Recorder()
+    proxy = SyncStreamProxy(Source([1, 2]), observer)
+    iterator = iter(proxy)
+    del proxy, iterator
+    gc.collect()
+    assert observer.ends == [None]
+
+
+def test_early_break_ends_without_error():
+    observer = Recorder()
+    for _ in SyncStreamProxy(Source([1, 2, 3]), observer):
+        break
+    gc.collect()
+    assert observer.ends == [None]
