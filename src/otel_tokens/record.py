@@ -184,9 +184,9 @@ class Recorder:
         end_ns: int,
     ) -> None:
         span = inv.span
-        attrs = inv.metric_attributes
+        attrs = inv.metric_attributes  # owned by this invocation: extended in place, not copied
         if result is not None and result.response_model:
-            attrs = {**attrs, semconv.GEN_AI_RESPONSE_MODEL: result.response_model}
+            attrs[semconv.GEN_AI_RESPONSE_MODEL] = result.response_model
         cost = None
         if usage is not None and not usage.is_empty:
             cost = call_guarded("pricing", self._price, inv, result, usage)
