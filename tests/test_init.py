@@ -12,8 +12,7 @@ import pytest
 
 import otel_tokens
 from otel_tokens import ConfigurationError
-from otel_tokens.testing import FakeProviderServer, Scenario
-from otel_tokens.testing._memory import InMemoryTelemetry
+from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
 
 from ._otlp_receiver import OtlpReceiver
 

@@ -65,7 +65,9 @@ def test_module_imported_later_is_patched_on_import_and_never_imported_by_us(tmp
 
 
 def test_removed_patch_set_does_not_patch_on_later_import(tmp_path, monkeypatch):
-    (tmp_path / "later_client_mod.py").write_text("class Resource:\n    def create(self):\n        return 1\n")
+    (tmp_path / "later_client_mod.py").write_text(
+        "class Resource:\n    def create(self):\n        return 1\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     calls = []
     PatchSet([PatchSpec("later_client_mod", "Resource.create", _maker(calls))], "x").remove()

@@ -152,7 +152,9 @@ def test_observer_failure_does_not_reach_the_user():
 def test_for_loop_keeps_only_the_iterator_and_still_ends_once_with_the_error():
     observer = Recorder()
     with pytest.raises(ConnectionError):
-        for _ in SyncStreamProxy(Source([1, 2, 3], fail_at=2), observer):  # the proxy itself is dropped at once
+        for _ in SyncStreamProxy(
+            Source([1, 2, 3], fail_at=2), observer
+        ):  # the proxy itself is dropped at once
             pass
     assert len(observer.ends) == 1 and isinstance(observer.ends[0], ConnectionError)
 

@@ -60,7 +60,9 @@ class PatchSet:
                 self._apply(module, module_specs)
             else:
                 wrapt.register_post_import_hook(
-                    lambda loaded, s=module_specs: call_guarded("patch on import", self._on_import, loaded, s),
+                    lambda loaded, s=module_specs: call_guarded(
+                        "patch on import", self._on_import, loaded, s
+                    ),
                     module_name,
                 )
 

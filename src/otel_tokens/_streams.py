@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from types import TracebackType
 from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
 from typing import Any, Protocol
 
 import wrapt

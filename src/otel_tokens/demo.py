@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import otel_tokens
-from otel_tokens.testing import FakeProviderServer, Scenario
-from otel_tokens.testing._memory import InMemoryTelemetry
+from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
 
 SYSTEM = {"role": "system", "content": "You are a concise assistant for an online bookshop. " * 40}
 

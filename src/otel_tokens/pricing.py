@@ -67,7 +67,6 @@ import math
 import os
 import threading
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -397,6 +396,8 @@ _MULTIPLIER = "a number >= 0 (1 = list price, 0.8 = 20% off)"
 
 def _load_overrides(path: str) -> tuple[tuple[_PriceRule, ...], tuple[_DiscountRule, ...]]:
     """Read and validate the override file; every problem raises ConfigurationError."""
+    import tomllib  # here: most processes have no override file
+
     try:
         with open(path, "rb") as file:
             data = tomllib.load(file)

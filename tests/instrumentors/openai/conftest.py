@@ -6,8 +6,7 @@ import openai
 import pytest
 from otel_tokens_openai import OpenAIInstrumentor
 
-from otel_tokens.testing import FakeProviderServer
-from otel_tokens.testing._memory import InMemoryTelemetry
+from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry
 
 
 @pytest.fixture(scope="session")

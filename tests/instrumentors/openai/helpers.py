@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_tokens.testing._memory import InMemoryTelemetry, Point
+from otel_tokens.testing import InMemoryTelemetry, Point
 
 # Public list prices (USD per million tokens) the assertions are computed from.
 GPT_4O_MINI = {"input": 0.15, "cached": 0.075, "output": 0.60}

@@ -381,7 +381,7 @@ def test_unsampled_calls_still_record_metrics(server, client):
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
     from otel_tokens_openai import OpenAIInstrumentor
 
-    from otel_tokens.testing._memory import InMemoryTelemetry
+    from otel_tokens.testing import InMemoryTelemetry
 
     memory = InMemoryTelemetry(sampler=ALWAYS_OFF)
     OpenAIInstrumentor().instrument(
@@ -406,7 +406,7 @@ def test_tag_values_beyond_the_limit_fold_and_are_counted(server, client):
 
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
-    from otel_tokens.testing._memory import InMemoryTelemetry
+    from otel_tokens.testing import InMemoryTelemetry
 
     _runtime.set_settings(Settings(max_tag_values=2))
     memory = InMemoryTelemetry()
@@ -506,5 +506,7 @@ def test_price_override_file_prices_a_fine_tuned_model(server, client, telemetry
     server.enqueue(Scenario(prompt_tokens=1000, completion_tokens=100))
     client.chat.completions.create(model="ft:gpt-4o-mini:acme:support:abc1", messages=MESSAGES)
     span = only_span(telemetry)
-    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx((1000 * 0.30 + 100 * 1.20) / 1e6 * 0.5)
+    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(
+        (1000 * 0.30 + 100 * 1.20) / 1e6 * 0.5
+    )
     assert span.attributes["otel_tokens.price.source"] == "override+discount"
