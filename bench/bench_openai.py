@@ -46,6 +46,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import _chunks
 import _floor
 import _wire
 from opentelemetry.sdk.metrics import MeterProvider
@@ -407,6 +408,12 @@ def print_timing(name: str, title: str, r: dict[str, Any]) -> None:
         )
         print(_line("floor overhead per chunk", r["floor_overhead_per_chunk_us"], "µs"))
         print(_line("above floor per chunk", r["above_floor_per_chunk_us"], "µs"))
+        isolated = r["isolated_per_chunk"]["bookkeeping_us"]
+        fixed = r["overhead"]["median"] - isolated * (_wire.STREAM_CHUNKS + 1)
+        print(
+            _line("of which per-chunk bookkeeping", isolated, "µs a chunk, measured alone (bench/_chunks.py)")
+        )
+        print(_line("and fixed cost per stream", fixed, "µs: span, pricing, metric points, once per stream"))
     garbage = ", ".join(f"{mode} {value:.1f}" for mode, value in r["gc_objects_per_call"].items())
     print(f"  {'objects freed by GC per call':<36}{garbage}")
 
@@ -484,7 +491,7 @@ def main() -> None:
         "environment": env,
         "config": {"rounds": args.rounds, "calls": args.calls, "stream_calls": args.stream_calls},
         "chat": summarise(samples, "chat"),
-        "stream": summarise(samples, "stream"),
+        "stream": {**summarise(samples, "stream"), "isolated_per_chunk": _chunks.per_chunk_us()},
         "first_call": first_call_costs(telemetry, switch, args.repeats),
         "memory": memory_costs(args.repeats),
     }
