@@ -189,6 +189,10 @@ def response_attributes(response: Any) -> dict[str, Any] | None:
     return values
 
 
+def finish_reasons(choices: Any) -> tuple[str, ...] | None:
+    return tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason")) or None
+
+
 def chat_result(response: Any) -> CallResult:
     """A chat completion (``ChatCompletion``, ``ParsedChatCompletion`` or a dict)."""
     choices = get(response, "choices") or ()
