@@ -201,8 +201,7 @@ def chat_result(response: Any) -> CallResult:
     return CallResult(
         response_model=get(response, "model") or None,
         response_id=get(response, "id"),
-        finish_reasons=tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason"))
-        or None,
+        finish_reasons=finish_reasons(choices),
         usage=usage,
         service_tier=get(response, "service_tier"),
         attributes=response_attributes(response),
@@ -222,8 +221,7 @@ def completion_result(response: Any) -> CallResult:
     return CallResult(
         response_model=get(response, "model") or None,
         response_id=get(response, "id"),
-        finish_reasons=tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason"))
-        or None,
+        finish_reasons=finish_reasons(choices),
         usage=usage,
         attributes=response_attributes(response),
         output_texts=None if usage is not None else texts,
