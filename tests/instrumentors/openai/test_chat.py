@@ -510,3 +510,14 @@ def test_price_override_file_prices_a_fine_tuned_model(server, client, telemetry
         (1000 * 0.30 + 100 * 1.20) / 1e6 * 0.5
     )
     assert span.attributes["otel_tokens.price.source"] == "override+discount"
+
+
+async def test_async_stream_abandoned_early_ends_once(server, async_client, telemetry):
+    server.enqueue(Scenario(chunks=6, prompt_tokens=11, completion_tokens=6, include_usage=True))
+    stream = await async_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    async for _ in stream:
+        break
+    await stream.close()
+    span = only_span(telemetry)
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.attributes["otel_tokens.usage.estimated"] is True  # no usage arrived before the break
