@@ -62,16 +62,22 @@ def provider_for(
     return result
 
 
+_NOT_MAPPINGS: set[type] = set()
+
+
 def get(obj: Any, name: str) -> Any:
     """``obj.name`` or ``obj[name]``; ``None`` when absent."""
     if obj is None:
         return None
-    # dict first and the abstract Mapping check last: it costs 6x a getattr, on every field.
-    if type(obj) is dict:
+    kind = type(obj)
+    if kind is dict:
         return obj.get(name)
     value = getattr(obj, name, None)
-    if value is None and isinstance(obj, Mapping):
-        return obj.get(name)
+    # The abstract Mapping check costs 6x a getattr: asked once per type, not once per field.
+    if value is None and kind not in _NOT_MAPPINGS:
+        if isinstance(obj, Mapping):
+            return obj.get(name)
+        _NOT_MAPPINGS.add(kind)
     return value
 
 
@@ -82,24 +88,37 @@ def given(value: Any) -> bool:
 
 # -- requests ------------------------------------------------------------------------------
 
-_CHAT_PARAMETERS = (
-    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
-    ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
-    ("seed", semconv.GEN_AI_REQUEST_SEED),
-    ("service_tier", semconv.OPENAI_REQUEST_SERVICE_TIER),
+# Keyword argument -> attribute, for parameters recorded as given.
+_PLAIN_PARAMETERS = {
+    "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": semconv.GEN_AI_REQUEST_TOP_P,
+    "frequency_penalty": semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": semconv.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "seed": semconv.GEN_AI_REQUEST_SEED,
+    "service_tier": semconv.OPENAI_REQUEST_SERVICE_TIER,
+    "dimensions": semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
+}
+_MAX_TOKENS = ("max_completion_tokens", "max_tokens", "max_output_tokens")  # in order of precedence
+_SPECIAL = frozenset(
+    {*_MAX_TOKENS, "stop", "n", "stream", "encoding_format", "response_format", "text", "text_format"}
 )
 
 
 def request_attributes(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """``gen_ai.request.*`` attributes of a call's keyword arguments."""
     values: dict[str, Any] = {}
-    for name, attribute in _CHAT_PARAMETERS:
-        value = kwargs.get(name)
-        if given(value):
-            values[attribute] = value
-    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+    special = False
+    # One pass over what the caller gave (a handful of keys), not over every known parameter.
+    for name, value in kwargs.items():
+        attribute = _PLAIN_PARAMETERS.get(name)
+        if attribute is not None:
+            if given(value):
+                values[attribute] = value
+        elif name in _SPECIAL:
+            special = True
+    if not special:
+        return values
+    for name in _MAX_TOKENS:
         value = kwargs.get(name)
         if given(value):
             values[semconv.GEN_AI_REQUEST_MAX_TOKENS] = value
@@ -115,13 +134,10 @@ def request_attributes(operation: str, kwargs: Mapping[str, Any]) -> dict[str, A
     output_type = _output_type(kwargs)
     if output_type:
         values[semconv.GEN_AI_OUTPUT_TYPE] = output_type
-    if operation == semconv.OPERATION_EMBEDDINGS:
-        encoding = kwargs.get("encoding_format")
-        if given(encoding):  # when absent the SDK sends base64 but hands the user floats
-            values[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
-        dimensions = kwargs.get("dimensions")
-        if given(dimensions):
-            values[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
+    encoding = kwargs.get("encoding_format")
+    if operation == semconv.OPERATION_EMBEDDINGS and given(encoding):
+        # When absent the SDK sends base64 but hands the user floats: record only what was asked.
+        values[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
     return values
 
 
