@@ -11,6 +11,7 @@ up front would cost a chat-only program about 5 MB and 130 ms for APIs it never 
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import threading
@@ -59,12 +60,8 @@ class PatchSet:
             if module is not None:
                 self._apply(module, module_specs)
             else:
-                wrapt.register_post_import_hook(
-                    lambda loaded, s=module_specs: call_guarded(
-                        "patch on import", self._on_import, loaded, s
-                    ),
-                    module_name,
-                )
+                hook = functools.partial(call_guarded, "patch on import", self._on_import, specs=module_specs)
+                wrapt.register_post_import_hook(hook, module_name)
 
     def _on_import(self, module: ModuleType, specs: list[PatchSpec]) -> None:
         # Hooks cannot be unregistered: one from a removed PatchSet must do nothing.

@@ -119,9 +119,6 @@ class _ProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
             if not self._self_tracker.started:
                 self._self_tracker.end(None)
 
-    def __reduce_ex__(self, protocol: int) -> Any:
-        return self.__wrapped__.__reduce_ex__(protocol)
-
 
 class SyncStreamProxy(_ProxyBase):
     """Proxy for an iterator-like stream (``openai.Stream``, generators...)."""

@@ -17,7 +17,7 @@ from typing import Any
 import otel_tokens
 from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
 
-SYSTEM = {"role": "system", "content": "You are a concise assistant for an online bookshop. " * 40}
+SYSTEM: Any = {"role": "system", "content": "You are a concise assistant for an online bookshop. " * 40}
 
 
 def run_workload(base_url: str, server: FakeProviderServer) -> None:
@@ -122,7 +122,7 @@ def report(telemetry: InMemoryTelemetry) -> str:
     by_team: dict[str, float] = defaultdict(float)
     by_model: dict[str, float] = defaultdict(float)
     for span in telemetry.spans():
-        a = span.attributes
+        a: dict[str, Any] = dict(span.attributes or {})
         amount = a.get("gen_ai.usage.cost.amount")
         note = (
             ("estimated" if a.get("otel_tokens.usage.estimated") else "")

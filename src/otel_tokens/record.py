@@ -159,17 +159,19 @@ class Recorder:
 
     def _estimate(self, inv: Invocation, result: CallResult) -> Usage:
         tokenizer = _runtime.tokenizer()
-        methods = []
+        methods: list[str] = []
         input_tokens = output_tokens = None
         if inv.request.estimate_input is not None:
             estimate = inv.request.estimate_input(tokenizer)
-            input_tokens, _ = estimate.tokens, methods.append(estimate.method)
+            input_tokens = estimate.tokens
+            methods.append(estimate.method)
         if result.output_texts is not None:
             model = result.response_model or inv.request.request_model
             # Streamed pieces are joined first: tokens span chunk boundaries.
             estimate = tokenizer.count_text(model, "".join(result.output_texts))
-            output_tokens, _ = estimate.tokens, methods.append(estimate.method)
-        method = methods[0] if len(set(methods)) == 1 else "+".join(dict.fromkeys(methods))
+            output_tokens = estimate.tokens
+            methods.append(estimate.method)
+        method = "+".join(dict.fromkeys(methods))
         return Usage(
             input_tokens=input_tokens, output_tokens=output_tokens, estimated=True, estimate_method=method
         )

@@ -203,7 +203,8 @@ def _package_data_dir() -> Traversable | None:
         return None
     get_reader = getattr(spec.loader, "get_resource_reader", None)
     reader = get_reader(spec.name) if get_reader is not None else None
-    root: Traversable = reader.files() if hasattr(reader, "files") else importlib.resources.files(spec.name)
+    files = getattr(reader, "files", None)
+    root: Traversable = files() if files is not None else importlib.resources.files(spec.name)
     return root / "data"
 
 

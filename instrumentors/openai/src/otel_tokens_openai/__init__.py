@@ -16,9 +16,12 @@ Usually started by ``otel_tokens.init()`` or ``opentelemetry-instrument``; direc
 
 from __future__ import annotations
 
+import functools
+
 from otel_tokens._instrumentor import TokensInstrumentor
 from otel_tokens._patching import PatchSpec
-from otel_tokens._wrapping import async_wrapper, sync_wrapper
+from otel_tokens._wrapping import WrapperFn, async_wrapper, sync_wrapper
+from otel_tokens.record import Recorder
 from otel_tokens_openai._wrappers import CHAT, COMPLETION, EMBEDDINGS, RESPONSES, OpenAIEndpoint
 from otel_tokens_openai.package import _instruments
 
@@ -34,6 +37,14 @@ _PATCH_TABLE = (
 )
 
 
+def _sync(recorder: Recorder, endpoint: OpenAIEndpoint) -> WrapperFn:
+    return sync_wrapper(recorder, endpoint)
+
+
+def _async(recorder: Recorder, endpoint: OpenAIEndpoint) -> WrapperFn:
+    return async_wrapper(recorder, endpoint)
+
+
 class OpenAIInstrumentor(TokensInstrumentor):
     """Instruments the openai client. Holds no configuration; settings come from ``otel_tokens``."""
 
@@ -46,10 +57,9 @@ class OpenAIInstrumentor(TokensInstrumentor):
         for module, cls, methods, kind in _PATCH_TABLE:
             endpoint = OpenAIEndpoint(kind)
             for method in methods:
+                sync = functools.partial(_sync, endpoint=endpoint)
+                specs.append(PatchSpec(module, f"{cls}.{method}", sync))
                 specs.append(
-                    PatchSpec(module, f"{cls}.{method}", lambda rec, e=endpoint: sync_wrapper(rec, e))
-                )
-                specs.append(
-                    PatchSpec(module, f"Async{cls}.{method}", lambda rec, e=endpoint: async_wrapper(rec, e))
+                    PatchSpec(module, f"Async{cls}.{method}", functools.partial(_async, endpoint=endpoint))
                 )
         return specs

@@ -125,7 +125,7 @@ def request_attributes(operation: str, kwargs: Mapping[str, Any]) -> dict[str, A
             break
     stop = kwargs.get("stop")
     if given(stop):
-        values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop)
+        values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop or ())
     n = kwargs.get("n")
     if given(n) and n != 1:
         values[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = n
