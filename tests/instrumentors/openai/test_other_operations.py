@@ -199,3 +199,10 @@ def test_unknown_response_model_falls_back_to_the_requested_one_without_warning(
         cost(GPT_4O_MINI, input=100, output=10)
     )
     assert not [r for r in caplog.records if "acme-gateway-alias-7" in r.getMessage()]
+
+
+def test_provider_follows_a_changed_base_url(server, client, telemetry):
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    client.base_url = server.url.replace("127.0.0.1", "localhost") + "/v1"
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert [s.attributes["server.address"] for s in telemetry.spans()] == ["127.0.0.1", "localhost"]

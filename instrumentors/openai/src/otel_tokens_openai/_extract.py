@@ -32,17 +32,14 @@ KNOWN_HOSTS: dict[str, str] = {
 AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
 OLLAMA_PORT = 11434
 
-_provider_cache: dict[tuple[str, bool, int], tuple[str, str | None, int | None]] = {}
-
 
 def provider_for(
     base_url: str, is_azure_client: bool, host_overrides: Mapping[str, str]
 ) -> tuple[str, str | None, int | None]:
-    """``(gen_ai.provider.name, server.address, server.port)`` for a client's base URL, cached."""
-    key = (base_url, is_azure_client, id(host_overrides))
-    cached = _provider_cache.get(key)
-    if cached is not None:
-        return cached
+    """``(gen_ai.provider.name, server.address, server.port)`` for a client's base URL.
+
+    Pure; callers cache the result per client (see ``_wrappers._client_provider``).
+    """
     parts = urlsplit(base_url)
     host = (parts.hostname or "").lower()
     port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
@@ -56,10 +53,7 @@ def provider_for(
         # are priced as OpenAI's, and self-hosted model names simply find no price.
         or semconv.PROVIDER_OPENAI
     )
-    result = (provider, host or None, port)
-    if len(_provider_cache) < 1024:
-        _provider_cache[key] = result
-    return result
+    return provider, host or None, port
 
 
 _NOT_MAPPINGS: set[type] = set()
