@@ -17,6 +17,25 @@ from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
 from ._otlp_receiver import OtlpReceiver
 
 
+def _installed_clients() -> list[str]:
+    from importlib.metadata import entry_points
+
+    from packaging.requirements import Requirement
+
+    from otel_tokens._dependencies import installed_version
+
+    names = []
+    for entry_point in entry_points(group="opentelemetry_instrumentor"):
+        if entry_point.name.startswith("otel_tokens_"):
+            requirements = entry_point.load()().instrumentation_dependencies()
+            if all(installed_version(Requirement(r).name) for r in requirements):
+                names.append(entry_point.name.removeprefix("otel_tokens_"))
+    return sorted(names)
+
+
+ALL_CLIENTS = _installed_clients()
+
+
 @pytest.fixture
 def memory():
     telemetry = InMemoryTelemetry()
@@ -36,7 +55,7 @@ def test_init_with_given_providers_instruments_and_is_idempotent(memory):
         meter_provider=memory.meter_provider,
         default_tags={"team": "platform"},
     )
-    assert otel_tokens.instrumented_clients() == ["openai"]
+    assert otel_tokens.instrumented_clients() == ALL_CLIENTS
     with FakeProviderServer(Scenario(prompt_tokens=4, completion_tokens=2)) as server:
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
@@ -69,7 +88,7 @@ def test_disabled_instrumentor_is_skipped(memory):
         meter_provider=memory.meter_provider,
         disabled_instrumentors="openai",
     )
-    assert otel_tokens.instrumented_clients() == []
+    assert otel_tokens.instrumented_clients() == [name for name in ALL_CLIENTS if name != "openai"]
 
 
 INIT_SCRIPT = textwrap.dedent(
@@ -134,3 +153,15 @@ def test_unreachable_backend_does_not_block_or_break_calls(tmp_path):
         )
     assert completed.returncode == 0, completed.stderr
     assert "ELAPSED" in completed.stdout
+
+
+def test_client_not_installed_is_skipped_without_error(memory, monkeypatch, caplog):
+    from otel_tokens import _dependencies
+
+    real = _dependencies.installed_version
+    monkeypatch.setattr(
+        _dependencies, "installed_version", lambda package: None if package == "anthropic" else real(package)
+    )
+    otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
+    assert otel_tokens.instrumented_clients() == [name for name in ALL_CLIENTS if name != "anthropic"]
+    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]

@@ -35,5 +35,5 @@ def test_instruments_extra_matches_instrumentation_dependencies(folder):
 
 def test_core_extras_offer_every_instrumentor():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    names = {f"otel-tokens-{folder.name}" for folder in INSTRUMENTORS}
+    names = {f"otel-tokens-{folder.name.replace('_', '-')}" for folder in INSTRUMENTORS}
     assert set(project["optional-dependencies"]["all"]) == names

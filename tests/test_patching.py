@@ -75,3 +75,28 @@ def test_removed_patch_set_does_not_patch_on_later_import(tmp_path, monkeypatch)
 
     later_client_mod.Resource().create()
     assert calls == []
+
+
+def test_module_level_function_is_wrapped_and_restored():
+    module = types.ModuleType("fake_function_mod")
+
+    def completion(x):
+        return x * 3
+
+    module.completion = completion
+    module.not_a_function_owner = 5
+    sys.modules["fake_function_mod"] = module
+    calls = []
+    patches = PatchSet(
+        [
+            PatchSpec("fake_function_mod", "completion", _maker(calls)),
+            PatchSpec("fake_function_mod", "missing", _maker(calls)),
+            PatchSpec("fake_function_mod", "not_a_function_owner.real", _maker(calls)),
+        ],
+        "fn",
+    )
+    assert len(patches.applied) == 1
+    assert module.completion(2) == 6
+    assert calls == ["fn"]
+    patches.remove()
+    assert module.completion is completion

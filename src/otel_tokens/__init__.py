@@ -113,8 +113,10 @@ def instrument(*, tracer_provider: Any = None, meter_provider: Any = None) -> li
                     "otel-tokens: instrumenting %s failed; its calls are NOT recorded: %r", client, error
                 )
                 continue
-            if getattr(instrumentor, "is_instrumented_by_opentelemetry", False):
+            if getattr(instrumentor, "patches_applied", False):
                 _instrumentors[entry_point.name] = instrumentor
+            elif getattr(instrumentor, "is_instrumented_by_opentelemetry", False):
+                instrumentor.uninstrument()  # client not installed: nothing patched, nothing listed
         return instrumented_clients()
 
 

@@ -36,6 +36,11 @@ class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def instrumentation_dependencies(self) -> Collection[str]:
         return self.requirements
 
+    @property
+    def patches_applied(self) -> bool:
+        """True once ``_instrument`` installed this client's patches (False when it is not installed)."""
+        return self._patches is not None
+
     def patch_specs(self) -> Sequence[PatchSpec]:
         raise NotImplementedError
 

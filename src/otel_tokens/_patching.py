@@ -31,7 +31,12 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 
 @dataclass(frozen=True, slots=True)
 class PatchSpec:
-    """Wrap ``module.target`` (``target`` is ``Class.method``) with ``make_wrapper(context)``."""
+    """Wrap ``module.target`` with ``make_wrapper(context)``.
+
+    ``target`` is ``Class.method`` (or ``Class.Inner.method``), or a module-level function's name
+    (litellm's ``completion``); a function is patched in its module only, so code that imported it
+    by name before instrumentation keeps the unwrapped one.
+    """
 
     module: str
     target: str
@@ -98,7 +103,8 @@ def _resolve(module: ModuleType, spec: PatchSpec) -> tuple[Any, str]:
         owner = getattr(owner, name, None)
         if owner is None:
             break
-    if owner is None or not isinstance(owner, type) or attribute not in owner.__dict__:
+    is_owner = isinstance(owner, type) or (not path and isinstance(owner, ModuleType))
+    if owner is None or not is_owner or attribute not in owner.__dict__:
         logger.debug("otel-tokens: %s.%s not found in this version; skipping", spec.module, spec.target)
         return None, ""
     return owner, attribute

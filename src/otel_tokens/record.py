@@ -359,6 +359,10 @@ def usage_attributes(usage: Usage) -> dict[str, Any]:
         values[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_creation_input_tokens
     if usage.reasoning_output_tokens is not None:
         values[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_output_tokens
+    if usage.cache_creation_1h_input_tokens:
+        values[semconv.OTEL_TOKENS_USAGE_CACHE_CREATION_1H] = usage.cache_creation_1h_input_tokens
+    if usage.search_units is not None:
+        values[semconv.OTEL_TOKENS_USAGE_SEARCH_UNITS] = usage.search_units
     if usage.estimated:
         values[semconv.OTEL_TOKENS_USAGE_ESTIMATED] = True
         if usage.estimate_method:

@@ -61,6 +61,8 @@ OPERATION_CHAT: Final = "chat"
 OPERATION_TEXT_COMPLETION: Final = "text_completion"
 OPERATION_EMBEDDINGS: Final = "embeddings"
 OPERATION_GENERATE_CONTENT: Final = "generate_content"
+OPERATION_RERANK: Final = "rerank"
+"""Not in the conventions yet (custom values are allowed): Cohere's and Bedrock's rerank."""
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
 COST_SOURCE_LOCAL: Final = "local"
@@ -110,6 +112,14 @@ OTEL_TOKENS_USAGE_ESTIMATED: Final = "otel_tokens.usage.estimated"
 """True when token counts were counted locally because the response carried no usage."""
 OTEL_TOKENS_USAGE_ESTIMATE_METHOD: Final = "otel_tokens.usage.estimate_method"
 """How an estimate was made: ``tiktoken:o200k_base``, ``tiktoken:cl100k_base`` or ``heuristic``."""
+OTEL_TOKENS_USAGE_CACHE_CREATION_1H: Final = "otel_tokens.usage.cache_creation_1h.input_tokens"
+"""The part of ``gen_ai.usage.cache_creation.input_tokens`` written with a 1-hour TTL (Anthropic)."""
+OTEL_TOKENS_USAGE_SEARCH_UNITS: Final = "otel_tokens.usage.search_units"
+"""Search units billed for a rerank call (Cohere), which has no token counts."""
+OTEL_TOKENS_USAGE_RAW_INPUT_TOKENS: Final = "otel_tokens.usage.raw.input_tokens"
+"""Input tokens the provider counted but did not bill (Cohere's ``tokens``, which include the preamble)."""
+OTEL_TOKENS_USAGE_RAW_OUTPUT_TOKENS: Final = "otel_tokens.usage.raw.output_tokens"
+"""Output tokens as the provider counted them, beside the billed ones (Cohere's ``tokens``)."""
 OTEL_TOKENS_TAG_PREFIX: Final = "otel_tokens.tag."
 """Business tags: ``otel_tokens.tag.team``, ``otel_tokens.tag.feature``..."""
 
@@ -145,6 +155,10 @@ OWN_ATTRIBUTES: Final = (
     OTEL_TOKENS_PRICE_MISSING,
     OTEL_TOKENS_USAGE_ESTIMATED,
     OTEL_TOKENS_USAGE_ESTIMATE_METHOD,
+    OTEL_TOKENS_USAGE_CACHE_CREATION_1H,
+    OTEL_TOKENS_USAGE_SEARCH_UNITS,
+    OTEL_TOKENS_USAGE_RAW_INPUT_TOKENS,
+    OTEL_TOKENS_USAGE_RAW_OUTPUT_TOKENS,
     OTEL_TOKENS_TOKEN_TYPE,
     OTEL_TOKENS_TAG_KEY,
 )

@@ -27,6 +27,8 @@ class Usage:
     cache_creation_1h_input_tokens: int | None = None
     """The part of ``cache_creation_input_tokens`` written with a 1-hour TTL (Anthropic)."""
     reasoning_output_tokens: int | None = None
+    search_units: int | None = None
+    """Billed search units of a rerank call (Cohere); such a call has no token counts."""
     estimated: bool = False
     """True when counted locally because the provider reported nothing."""
     estimate_method: str | None = None
@@ -39,7 +41,7 @@ class Usage:
 
     @property
     def is_empty(self) -> bool:
-        return self.input_tokens is None and self.output_tokens is None
+        return self.input_tokens is None and self.output_tokens is None and self.search_units is None
 
     @classmethod
     def from_uncached_input(

@@ -1,8 +1,10 @@
-"""A local fake LLM provider: a threaded HTTP/1.1 server on 127.0.0.1 that speaks the OpenAI wire format.
+"""A local fake LLM provider: a threaded HTTP/1.1 server on 127.0.0.1 speaking the providers' wire formats.
 
-Point a real client at it (`openai.OpenAI(base_url=server.url + "/v1", api_key="x")`) to exercise
-instrumentation without the network. Each request consumes the next queued `Scenario` or `RawResponse`,
-else the default scenario; every request is logged in `server.requests`.
+Point a real client at it (`openai.OpenAI(base_url=server.url + "/v1", api_key="x")`,
+`anthropic.Anthropic(base_url=server.url, api_key="x")`, ...) to exercise instrumentation without the
+network. Each request goes to the wire module whose `handles()` accepts it (Anthropic, Gemini, Bedrock,
+Cohere, Ollama, Mistral), else to the OpenAI wire format. Each request consumes the next queued
+`Scenario` or `RawResponse`, else the default scenario; every request is logged in `server.requests`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,27 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
-from . import _openai_wire
+from . import (
+    _anthropic_wire,
+    _bedrock_wire,
+    _cohere_wire,
+    _gemini_wire,
+    _mistral_wire,
+    _ollama_wire,
+    _openai_wire,
+)
 from ._openai_wire import Reply
+
+# Checked in order; each module's handles(request) looks at the path (and, where paths are shared with
+# OpenAI's, the client's headers). A request none of them takes gets the OpenAI wire format.
+_PROVIDER_WIRES: tuple[Any, ...] = (
+    _anthropic_wire,
+    _gemini_wire,
+    _bedrock_wire,
+    _cohere_wire,
+    _ollama_wire,
+    _mistral_wire,
+)
 
 _HOST = "127.0.0.1"
 
@@ -42,6 +63,11 @@ class Scenario:
     answers with a call of the request's first function tool (arguments `tool_arguments`).
     `embedding_dims` sizes embeddings unless the request sets `dimensions`. `headers` are
     added to the response (e.g. `{"retry-after-ms": "1"}` to make SDK retries fast).
+
+    Other providers' wire formats read the same fields in their own shapes: `cached_tokens` is a cache
+    read, `cache_creation_tokens` a cache write (of which `cache_creation_1h_tokens` with a 1-hour TTL,
+    Anthropic), `reasoning_tokens` thinking tokens. `usage_fields` are merged verbatim into the usage
+    block a wire writes (for shapes the fields above do not cover, e.g. Cohere's `billed_units`).
     """
 
     text: str = "Hello from the fake provider."
@@ -52,6 +78,9 @@ class Scenario:
     completion_tokens: int | None = None
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_creation_1h_tokens: int = 0
+    usage_fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
     include_usage: bool | None = None
     usage_details: bool = True
     service_tier: str | None = "default"
@@ -259,6 +288,9 @@ def reply_for(request: ReceivedRequest, item: Scenario | RawResponse) -> tuple[R
             return Reply(599, mismatch.content_type, mismatch.body, headers={"x-should-retry": "false"}), None
         body = item.body.encode() if isinstance(item.body, str) else item.body
         return Reply(item.status, item.content_type, body, headers=item.headers), None
+    for wire in _PROVIDER_WIRES:
+        if wire.handles(request):
+            return wire.dispatch(request, item), item
     return _openai_wire.dispatch(request.method, request.path, request.body, item), item
 
 

@@ -66,7 +66,7 @@ class _Tokens:
 
 
 # One stream event: its SSE bytes and whether it carries generated content (what fail_after_chunks counts).
-_Event = tuple[bytes, bool]
+Event = tuple[bytes, bool]
 
 
 def dispatch(method: str, path: str, body: Any, scenario: Scenario) -> Reply:
@@ -89,10 +89,10 @@ def dispatch(method: str, path: str, body: Any, scenario: Scenario) -> Reply:
     if body.get("stream") is True and op != "embeddings":
         events = _STREAMERS[op](body, scenario, model)
         if scenario.malformed:
-            return _malformed_stream(events)
-        return _stream_reply(events, scenario.fail_after_chunks)
+            return malformed_stream(events)
+        return stream_reply(events, scenario.fail_after_chunks)
     payload = _RESPONDERS[op](body, scenario, model)
-    encoded = _dumps(payload)
+    encoded = dumps(payload)
     if scenario.malformed:
         # A body cut short: what a proxy that drops the connection after Content-Length looks like.
         encoded = encoded[: len(encoded) // 2]
@@ -110,7 +110,7 @@ def error_reply(
         "param": None,
         "code": code if code is not None else default_code,
     }
-    return Reply(status, JSON_CONTENT_TYPE, _dumps({"error": error}))
+    return Reply(status, JSON_CONTENT_TYPE, dumps({"error": error}))
 
 
 def _error_defaults(status: int) -> tuple[str, str | None, str]:
@@ -227,19 +227,19 @@ def _choice_count(body: JSON) -> int:
     return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
 
 
-def _new_id(prefix: str) -> str:
+def new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:24]
 
 
-def _dumps(value: Any) -> bytes:
+def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _data_event(payload: Any) -> bytes:
-    return b"data: " + _dumps(payload) + b"\n\n"
+def data_event(payload: Any) -> bytes:
+    return b"data: " + dumps(payload) + b"\n\n"
 
 
-_DONE: _Event = (b"data: [DONE]\n\n", False)
+_DONE: Event = (b"data: [DONE]\n\n", False)
 
 
 # --- chat completions -------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def chat_completion(body: JSON, scenario: Scenario, model: str) -> JSON:
     finish, output = scenario.finish_reason, scenario.text
     if tool is not None:
         call = {
-            "id": _new_id("call_"),
+            "id": new_id("call_"),
             "type": "function",
             "function": {"name": tool, "arguments": scenario.tool_arguments},
         }
@@ -266,7 +266,7 @@ def chat_completion(body: JSON, scenario: Scenario, model: str) -> JSON:
         finish, output = "tool_calls", scenario.tool_arguments
     choices = [{"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(n)]
     result: JSON = {
-        "id": _new_id("chatcmpl-"),
+        "id": new_id("chatcmpl-"),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
@@ -280,12 +280,12 @@ def chat_completion(body: JSON, scenario: Scenario, model: str) -> JSON:
     return result
 
 
-def chat_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
+def chat_stream(body: JSON, scenario: Scenario, model: str) -> list[Event]:
     """`chat.completion.chunk` events: role, content deltas, finish, optional usage, then [DONE]."""
     n, tool = _choice_count(body), _tool_name(body, scenario)
     mode = _stream_usage_mode(body, scenario)
     head: JSON = {
-        "id": _new_id("chatcmpl-"),
+        "id": new_id("chatcmpl-"),
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": model,
@@ -298,7 +298,7 @@ def chat_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
         payload = {**head, "choices": choices}
         if mode == "separate" or usage is not None:
             payload["usage"] = usage
-        return _data_event(payload)
+        return data_event(payload)
 
     def choice(index: int, delta: JSON, finish: str | None = None) -> JSON:
         return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
@@ -312,7 +312,7 @@ def chat_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
             "tool_calls": [
                 {
                     "index": 0,
-                    "id": _new_id("call_"),
+                    "id": new_id("call_"),
                     "type": "function",
                     "function": {"name": tool, "arguments": ""},
                 }
@@ -320,7 +320,7 @@ def chat_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
         }
     else:
         first = {"role": "assistant", "content": "", "refusal": None}
-    events: list[_Event] = [(chunk([choice(i, first)]), False) for i in range(n)]
+    events: list[Event] = [(chunk([choice(i, first)]), False) for i in range(n)]
     for piece in split_text(output, scenario.chunks):
         delta: JSON = (
             {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
@@ -361,7 +361,7 @@ def text_completion(body: JSON, scenario: Scenario, model: str) -> JSON:
         for i in range(count)
     ]
     result: JSON = {
-        "id": _new_id("cmpl-"),
+        "id": new_id("cmpl-"),
         "object": "text_completion",
         "created": int(time.time()),
         "model": model,
@@ -372,22 +372,22 @@ def text_completion(body: JSON, scenario: Scenario, model: str) -> JSON:
     return result
 
 
-def text_completion_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
+def text_completion_stream(body: JSON, scenario: Scenario, model: str) -> list[Event]:
     """Legacy `text_completion` chunks: text pieces, a finish chunk, optional usage, then [DONE]."""
     count = _prompt_count(body) * _choice_count(body)
     mode = _stream_usage_mode(body, scenario)
-    head: JSON = {"id": _new_id("cmpl-"), "object": "text_completion", "created": int(time.time())}
+    head: JSON = {"id": new_id("cmpl-"), "object": "text_completion", "created": int(time.time())}
 
     def chunk(choices: list[JSON], usage: JSON | None = None) -> bytes:
         payload = {**head, "choices": choices, "model": model}
         if mode == "separate" or usage is not None:
             payload["usage"] = usage
-        return _data_event(payload)
+        return data_event(payload)
 
     def choice(index: int, text: str, finish: str | None = None) -> JSON:
         return {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
 
-    events: list[_Event] = []
+    events: list[Event] = []
     for piece in split_text(scenario.text, scenario.chunks):
         events.extend((chunk([choice(i, piece)]), True) for i in range(count))
     usage = _legacy_usage(_tokens(scenario, body, scenario.text, count))
@@ -510,9 +510,9 @@ def _text_part(text: str) -> JSON:
 
 def _response_parts(body: JSON, scenario: Scenario) -> tuple[str | None, str, str, str]:
     tool = _tool_name(body, scenario)
-    item_id = _new_id("fc_" if tool is not None else "msg_")
+    item_id = new_id("fc_" if tool is not None else "msg_")
     output = scenario.tool_arguments if tool is not None else scenario.text
-    return tool, item_id, _new_id("call_"), output
+    return tool, item_id, new_id("call_"), output
 
 
 def response(body: JSON, scenario: Scenario, model: str) -> JSON:
@@ -522,18 +522,18 @@ def response(body: JSON, scenario: Scenario, model: str) -> JSON:
     if scenario.include_usage is not False:
         usage = _responses_usage(_tokens(scenario, body, output), scenario)
     item = _output_item(scenario, tool, item_id, call_id, done=True)
-    return _response_object(body, scenario, model, _new_id("resp_"), int(time.time()), [item], usage)
+    return _response_object(body, scenario, model, new_id("resp_"), int(time.time()), [item], usage)
 
 
-def response_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
+def response_stream(body: JSON, scenario: Scenario, model: str) -> list[Event]:
     """Responses API events with `event:` lines and sequence numbers, usage in response.completed."""
     tool, item_id, call_id, output = _response_parts(body, scenario)
-    rid, created = _new_id("resp_"), int(time.time())
-    events: list[_Event] = []
+    rid, created = new_id("resp_"), int(time.time())
+    events: list[Event] = []
 
     def emit(kind: str, content: bool = False, /, **fields: Any) -> None:
         payload = {"type": kind, "sequence_number": len(events), **fields}
-        events.append((f"event: {kind}\n".encode() + _data_event(payload), content))
+        events.append((f"event: {kind}\n".encode() + data_event(payload), content))
 
     pending = _response_object(body, scenario, model, rid, created, [], None)
     emit("response.created", response=pending)
@@ -567,13 +567,14 @@ def response_stream(body: JSON, scenario: Scenario, model: str) -> list[_Event]:
 # --- damage -----------------------------------------------------------------------------------------
 
 
-def _stream_reply(events: list[_Event], fail_after: int | None) -> Reply:
+def stream_reply(events: list[Event], fail_after: int | None, content_type: str = SSE_CONTENT_TYPE) -> Reply:
     """Events as a reply; with `fail_after`, cut right after that many content events and abort.
 
     When the stream has fewer content events, it is cut after the last one, so it never ends cleanly.
+    Any provider's stream framing works (SSE, NDJSON, AWS event-stream): `content_type` names it.
     """
     if fail_after is None:
-        return Reply(200, SSE_CONTENT_TYPE, events=tuple(e for e, _ in events))
+        return Reply(200, content_type, events=tuple(e for e, _ in events))
     positions = [i for i, (_, content) in enumerate(events) if content]
     if fail_after < len(positions):
         cut = positions[fail_after]  # just before the first content event that must not arrive
@@ -581,10 +582,10 @@ def _stream_reply(events: list[_Event], fail_after: int | None) -> Reply:
         cut = positions[-1] + 1
     else:
         cut = 1
-    return Reply(200, SSE_CONTENT_TYPE, events=tuple(e for e, _ in events[:cut]), abort=True)
+    return Reply(200, content_type, events=tuple(e for e, _ in events[:cut]), abort=True)
 
 
-def _malformed_stream(events: list[_Event]) -> Reply:
+def malformed_stream(events: list[Event]) -> Reply:
     """A first event whose JSON is cut in half, then [DONE]: the client fails parsing it."""
     first = events[0][0]
     data = first[first.index(b"data: ") + 6 :].rstrip(b"\n")
