@@ -1,4 +1,4 @@
-"""otel-tokens instrumentor for the anthropic client (Anthropic, AsyncAnthropic, Bedrock and Vertex variants)."""
+"""otel-tokens instrumentor for the anthropic client (Anthropic, AsyncAnthropic, Bedrock, Vertex).
 
 from __future__ import annotations
 
