@@ -1,4 +1,4 @@
-"""otel-tokens instrumentor for the anthropic client (Anthropic, AsyncAnthropic, Bedrock, Vertex).
+"""otel-tokens instrumentor for the anthropic client (Anthropic, AsyncAnthropic, Bedrock, Vertex)."""
 
 from __future__ import annotations
 
