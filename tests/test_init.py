@@ -165,3 +165,11 @@ def test_client_not_installed_is_skipped_without_error(memory, monkeypatch, capl
     otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
     assert otel_tokens.instrumented_clients() == [name for name in ALL_CLIENTS if name != "anthropic"]
     assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+
+
+def test_httpx2_is_fully_imported_before_prices_load_in_the_background(memory):
+    # openai 2.x reads sys.modules["httpx2"] when a client is built; our price-loading thread
+    # must never leave it half-imported there while the user's code builds a client.
+    sys.modules.pop("httpx2", None)
+    otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
+    assert hasattr(sys.modules["httpx2"], "URL")

@@ -8,7 +8,6 @@ come from ``otel_tokens`` (``init()`` keywords or ``OTEL_TOKENS_*`` variables) a
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
@@ -64,7 +63,7 @@ class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             return
         self._patches = PatchSet(self.patch_specs(), recorder)
         # Load the price data now, off the call path, so the first LLM call does not wait for it.
-        threading.Thread(target=_runtime.price_book().preload, name="otel-tokens-prices", daemon=True).start()
+        _runtime.preload_prices()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if self._patches is not None:

@@ -6,6 +6,8 @@ from the environment on first use, and replaced as a whole when ``init()`` is ca
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import threading
 
 from otel_tokens import _tags
@@ -49,6 +51,25 @@ def price_book() -> PriceBook:
     settings()
     assert _price_book is not None
     return _price_book
+
+
+_preloading: PriceBook | None = None
+
+
+def preload_prices() -> None:
+    """Load the price data in a background thread, once per price book, off the call path."""
+    global _preloading
+    book = price_book()
+    with _lock:
+        if _preloading is book:
+            return
+        _preloading = book
+    # genai-prices imports httpx2, and openai 2.x reads sys.modules["httpx2"] when a client is
+    # built: a module still half-imported by our thread there breaks the user's OpenAI(). So that
+    # import (~15 ms) happens here, on the caller's thread; the rest (~70 ms) in the background.
+    if importlib.util.find_spec("httpx2") is not None:
+        importlib.import_module("httpx2")
+    threading.Thread(target=book.preload, name="otel-tokens-prices", daemon=True).start()
 
 
 def tokenizer() -> Tokenizer:
