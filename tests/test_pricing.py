@@ -608,7 +608,7 @@ PRICE = 'model = "m"\ninput_per_mtok = 1\noutput_per_mtok = 1\n'
             f"[[price]]\n{PRICE}[[price]]\n{PRICE}input_per_token = 1\n",
             "price[1]: unknown field 'input_per_token'; accepted: cache_read_per_mtok, "
             "cache_write_1h_per_mtok, cache_write_per_mtok, input_per_mtok, model, output_per_mtok, "
-            "per_request, provider, service_tier",
+            "per_request, per_search_unit, provider, service_tier",
         ),
         (
             "[[price]]\ninput_per_mtok = 1\noutput_per_mtok = 1\n",
@@ -779,3 +779,51 @@ def test_auto_update_is_opt_in_and_new_data_is_picked_up(monkeypatch: pytest.Mon
     assert book.data_version == f"{VERSION}+auto-update"
     book.close()
     assert started == ["start", "stop"]
+
+
+def test_rerank_search_units_are_priced_only_by_an_override(tmp_path: Path, caplog) -> None:
+    rerank = Usage(search_units=3)
+    # The price data has token prices for Cohere models but no search-unit prices: no cost, never 0.
+    assert PriceBook().cost("cohere", "command-r", rerank) is None
+    assert PriceBook().cost("cohere", "rerank-v3.5", rerank) is None
+    assert "per_search_unit" in caplog.text
+    path = write(
+        tmp_path,
+        """
+        [[price]]
+        provider = "cohere"
+        model = "rerank-*"
+        input_per_mtok = 0
+        output_per_mtok = 0
+        per_search_unit = 0.002
+
+        [[discount]]
+        model = "rerank-english-*"
+        multiplier = 0.5
+        """,
+    )
+    book = PriceBook(path)
+    assert book.cost("cohere", "rerank-v3.5", rerank) == Cost(
+        pytest.approx(0.006), 0.0, 0.0, 0.0, 0.0, "override", None
+    )
+    discounted = book.cost("cohere", "rerank-english-v3.0", rerank)
+    assert discounted is not None and discounted.total == pytest.approx(0.003)
+    assert discounted.source == "override+discount"
+    # A token-priced call is unaffected by a search-unit price.
+    tokens = book.cost("cohere", "rerank-v3.5", Usage(input_tokens=10, output_tokens=0))
+    assert tokens is not None and tokens.total == 0.0
+
+
+def test_invalid_search_unit_price(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [[price]]
+        model = "rerank-v3.5"
+        input_per_mtok = 0
+        output_per_mtok = 0
+        per_search_unit = -1
+        """,
+    )
+    with pytest.raises(ConfigurationError, match=r"price\[0\].*'per_search_unit' must be a number >= 0"):
+        PriceBook(path)

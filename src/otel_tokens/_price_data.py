@@ -75,7 +75,11 @@ _MODELLED_PRICE_KEYS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """USD per token of each kind (``request``: USD per call), every default already filled in."""
+    """USD per token of each kind (``request``: USD per call), every default already filled in.
+
+    ``search_unit`` (USD per rerank search unit) is ``None`` unless an override gives it: the
+    price data has no search-unit prices, and a rerank call must then have no cost, not 0.
+    """
 
     input: float
     output: float
@@ -85,6 +89,7 @@ class Rates:
     cache_write_1h: float
     reasoning: float
     request: float
+    search_unit: float | None = None
 
     @classmethod
     def with_defaults(
@@ -98,6 +103,7 @@ class Rates:
         cache_write_1h: float | None = None,
         reasoning: float | None = None,
         request: float = 0.0,
+        search_unit: float | None = None,
     ) -> Rates:
         """Missing rates as the library bills them: cache reads and writes at the input rate,
         the 5m/1h parts at the cache-write rate, reasoning at the output rate."""
@@ -111,13 +117,16 @@ class Rates:
             cache_write_1h=write if cache_write_1h is None else cache_write_1h,
             reasoning=output if reasoning is None else reasoning,
             request=request,
+            search_unit=search_unit,
         )
 
     def scaled(self, factor: float) -> Rates:
-        return self if factor == 1.0 else Rates(*(rate * factor for rate in astuple(self)))
+        if factor == 1.0:
+            return self
+        return Rates(*(None if rate is None else rate * factor for rate in astuple(self)))
 
 
-ZERO_RATES = Rates(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+ZERO_RATES = Rates(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 Bands = tuple[Rates, tuple[tuple[float, Rates], ...]]
 """Rates up to the first long-context tier, then (total-input threshold, rates), highest first."""
 

@@ -25,7 +25,9 @@ Billing rules, the same as the library's for the usage we pass it:
   its own reasoning rate (two Perplexity models do);
 * long-context tiers are cliffs: once the total input exceeds a tier's start, every token of
   the call costs that tier's rates (output included);
-* a per-request price, where a model has one, is added to ``total`` only (it is not a token).
+* a per-request price, where a model has one, is added to ``total`` only (it is not a token);
+* rerank search units (Cohere) cost the override's ``per_search_unit``, added to ``total``; the
+  price data has no search-unit prices, so without an override a rerank call has no cost.
 
 ``ollama`` models cost 0 unless an override prices them (so GPU chargeback is one override
 away); ``vllm`` and unknown models have no cost at all (``None``), never a made-up 0.
@@ -44,6 +46,7 @@ A TOML file for negotiated prices, discounts and private or fine-tuned models::
     cache_write_per_mtok = 0.375      # optional; default: the input rate
     cache_write_1h_per_mtok = 0.60    # optional; default: the cache-write rate
     per_request = 0.0                 # optional: USD added per call
+    per_search_unit = 0.002           # optional: USD per rerank search unit (Cohere rerank)
 
     [[discount]]
     provider = "azure.ai.openai"      # optional; omitted = any
@@ -241,6 +244,17 @@ class PriceBook:
         reasoning = min(usage.reasoning_output_tokens or 0, output_tokens)
         output = (output_tokens - reasoning) * rates.output + reasoning * rates.reasoning
         total = input_cost + output + cache_read + cache_creation + rates.request
+        if usage.search_units:
+            if rates.search_unit is None:
+                self._warn_once(
+                    (provider, model, "search_unit"),
+                    "otel-tokens: no search-unit price for model %r of provider %r; its rerank calls "
+                    "get no cost. Add a [[price]] override with per_search_unit to price them.",
+                    model,
+                    provider,
+                )
+                return None
+            total += usage.search_units * rates.search_unit
         # Positional: measurably cheaper than keywords for a frozen dataclass on the hot path.
         return Cost(total, input_cost, output, cache_read, cache_creation, entry.source, entry.service_tier)
 
@@ -390,6 +404,7 @@ _RATE_FIELDS = {  # field -> (required, what is accepted)
     "cache_write_per_mtok": (False, "a number >= 0 (USD per million tokens)"),
     "cache_write_1h_per_mtok": (False, "a number >= 0 (USD per million tokens)"),
     "per_request": (False, "a number >= 0 (USD per call)"),
+    "per_search_unit": (False, "a number >= 0 (USD per rerank search unit)"),
 }
 _MULTIPLIER = "a number >= 0 (1 = list price, 0.8 = 20% off)"
 
@@ -425,6 +440,7 @@ def _load_overrides(path: str) -> tuple[tuple[_PriceRule, ...], tuple[_DiscountR
             cache_write=per_token["cache_write_per_mtok"],
             cache_write_1h=per_token["cache_write_1h_per_mtok"],
             request=given["per_request"] or 0.0,
+            search_unit=given["per_search_unit"],
         )
         tier = _string(where, table, "service_tier")
         tier = "default" if tier in _STANDARD_TIERS else tier
