@@ -9,15 +9,18 @@ path: what remains between the floor and the instrumented mode is otel-tokens' o
 (reading the request and response, pricing, building attribute dicts, the wrapt shells).
 
 Names come from ``otel_tokens.semconv`` and bucket boundaries from ``otel_tokens.metrics``;
-both are plain constants read once at set-up.
+both are plain constants read once at set-up. A :class:`Plan` holds one call's telemetry; the
+OpenAI plans of ``bench_openai.py`` are built here, ``bench_anthropic.py`` builds its own with
+:func:`make_plan` and runs it through :meth:`Floor.call` and :meth:`Floor.stream`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import Any
+from typing import Any, TypeVar
 
 import _wire
 import openai
@@ -30,29 +33,64 @@ from otel_tokens import semconv as sc
 
 FLOOR_SCOPE = "bench.floor"
 
+C = TypeVar("C")  # a client
+
 # gpt-4o-mini list prices, USD per token (input 0.15, cached input 0.075, output 0.60 per Mtok).
 _INPUT_RATE, _CACHED_RATE, _OUTPUT_RATE = 0.15e-6, 0.075e-6, 0.60e-6
 COST_INPUT = (_wire.PROMPT_TOKENS - _wire.CACHED_TOKENS) * _INPUT_RATE
 COST_CACHE_READ = _wire.CACHED_TOKENS * _CACHED_RATE
 COST_OUTPUT = _wire.COMPLETION_TOKENS * _OUTPUT_RATE
 COST_TOTAL = COST_INPUT + COST_CACHE_READ + COST_OUTPUT
+PRICE_SOURCE = f"genai-prices {version('genai-prices')}"
+
+# The request attributes that otel_tokens.record also puts on metric points.
+_METRIC_KEYS = (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.SERVER_ADDRESS)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Every attribute dict of one call, built once."""
+    """Every attribute dict and metric value of one call, built once."""
 
     span_name: str
     start: dict[str, Any]
     end: dict[str, Any]
     metric: dict[str, Any]
-    input_tokens: dict[str, Any]
-    output_tokens: dict[str, Any]
-    cache_read: dict[str, Any]
-    reasoning: dict[str, Any]
+    tokens: tuple[tuple[int, dict[str, Any]], ...]
+    """``gen_ai.client.token.usage`` points: (value, attributes)."""
+    details: tuple[tuple[int, dict[str, Any]], ...]
+    """``otel_tokens.client.token.detail`` points: (value, attributes)."""
+    cost: float
 
 
-def make_plan(streaming: bool) -> Plan:
+def make_plan(
+    start: dict[str, Any],
+    end: dict[str, Any],
+    input_tokens: int,
+    output_tokens: int,
+    details: dict[str, int],
+    cost: float,
+) -> Plan:
+    """A plan from the span's start and end attributes; the metric attributes are derived as
+    ``otel_tokens.record`` derives them (request side, plus the response model)."""
+    metric = {key: start[key] for key in _METRIC_KEYS if key in start}
+    metric[sc.GEN_AI_RESPONSE_MODEL] = end[sc.GEN_AI_RESPONSE_MODEL]
+    return Plan(
+        span_name=f"{start[sc.GEN_AI_OPERATION_NAME]} {start[sc.GEN_AI_REQUEST_MODEL]}",
+        start=start,
+        end=end,
+        metric=metric,
+        tokens=(
+            (input_tokens, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT}),
+            (output_tokens, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT}),
+        ),
+        details=tuple(
+            (value, {**metric, sc.OTEL_TOKENS_TOKEN_TYPE: kind}) for kind, value in details.items()
+        ),
+        cost=cost,
+    )
+
+
+def openai_plan(streaming: bool) -> Plan:
     start: dict[str, Any] = {
         sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
         sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_OPENAI,
@@ -79,30 +117,22 @@ def make_plan(streaming: bool) -> Plan:
         sc.GEN_AI_USAGE_COST_SOURCE: sc.COST_SOURCE_LOCAL,
         sc.OTEL_TOKENS_COST_INPUT: COST_INPUT,
         sc.OTEL_TOKENS_COST_OUTPUT: COST_OUTPUT,
-        sc.OTEL_TOKENS_PRICE_SOURCE: f"genai-prices {version('genai-prices')}",
+        sc.OTEL_TOKENS_PRICE_SOURCE: PRICE_SOURCE,
         sc.OTEL_TOKENS_COST_CACHE_READ: COST_CACHE_READ,
     }
-    metric: dict[str, Any] = {
-        sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
-        sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_OPENAI,
-        sc.GEN_AI_REQUEST_MODEL: _wire.REQUEST_MODEL,
-        sc.SERVER_ADDRESS: _wire.SERVER_ADDRESS,
-        sc.GEN_AI_RESPONSE_MODEL: _wire.RESPONSE_MODEL,
+    details = {
+        sc.TOKEN_DETAIL_CACHE_READ: _wire.CACHED_TOKENS,
+        sc.TOKEN_DETAIL_REASONING: _wire.REASONING_TOKENS,
     }
-    return Plan(
-        span_name=f"{sc.OPERATION_CHAT} {_wire.REQUEST_MODEL}",
-        start=start,
-        end=end,
-        metric=metric,
-        input_tokens={**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT},
-        output_tokens={**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT},
-        cache_read={**metric, sc.OTEL_TOKENS_TOKEN_TYPE: sc.TOKEN_DETAIL_CACHE_READ},
-        reasoning={**metric, sc.OTEL_TOKENS_TOKEN_TYPE: sc.TOKEN_DETAIL_REASONING},
-    )
+    return make_plan(start, end, _wire.PROMPT_TOKENS, _wire.COMPLETION_TOKENS, details, COST_TOTAL)
 
 
 class Floor:
-    """Bare SDK calls plus exactly the span and metric points otel-tokens records for them."""
+    """Bare SDK calls plus exactly the span and metric points otel-tokens records for them.
+
+    :meth:`call` and :meth:`stream` work for any client, given a plan and the bare call;
+    :meth:`chat` and :meth:`chat_stream` are the OpenAI calls of ``_wire.py``.
+    """
 
     def __init__(self, tracer_provider: TracerProvider, meter_provider: MeterProvider) -> None:
         self._tracer = tracer_provider.get_tracer(FLOOR_SCOPE)
@@ -129,27 +159,33 @@ class Floor:
             explicit_bucket_boundaries_advisory=list(ot_metrics.COST_BUCKETS),
         )
         self._detail = meter.create_counter(sc.OTEL_TOKENS_CLIENT_TOKEN_DETAIL, unit="{token}")
-        self._chat_plan = make_plan(streaming=False)
-        self._stream_plan = make_plan(streaming=True)
+        self._chat_plan = openai_plan(streaming=False)
+        self._stream_plan = openai_plan(streaming=True)
 
     def chat(self, client: openai.OpenAI) -> Any:
-        plan = self._chat_plan
+        return self.call(self._chat_plan, _wire.chat, client)
+
+    def chat_stream(self, client: openai.OpenAI) -> int:
+        return self.stream(self._stream_plan, _wire.open_stream, client)
+
+    def call(self, plan: Plan, request: Callable[[C], Any], client: C) -> Any:
+        """``request(client)`` inside the plan's span, then the plan's metric points."""
         span = self._tracer.start_span(plan.span_name, kind=SpanKind.CLIENT, attributes=plan.start)
         started = time.perf_counter()
         with trace.use_span(span, record_exception=False, set_status_on_exception=False):
-            result = _wire.chat(client)
+            result = request(client)
         duration = time.perf_counter() - started
         span.set_attributes(plan.end)
         span.end()
         self._record(plan, duration, None)
         return result
 
-    def chat_stream(self, client: openai.OpenAI) -> int:
-        plan = self._stream_plan
+    def stream(self, plan: Plan, open_stream: Callable[[C], Iterable[Any]], client: C) -> int:
+        """Open the stream inside the plan's span and read it to the end; returns the items seen."""
         span = self._tracer.start_span(plan.span_name, kind=SpanKind.CLIENT, attributes=plan.start)
         started = time.perf_counter()
         with trace.use_span(span, record_exception=False, set_status_on_exception=False):
-            stream = _wire.open_stream(client)
+            stream = open_stream(client)
         first_chunk: float | None = None
         seen = 0
         for _ in stream:
@@ -168,8 +204,8 @@ class Floor:
         self._duration.record(duration, plan.metric)
         if first_chunk is not None:
             self._first_chunk.record(first_chunk, plan.metric)
-        self._token_usage.record(_wire.PROMPT_TOKENS, plan.input_tokens)
-        self._token_usage.record(_wire.COMPLETION_TOKENS, plan.output_tokens)
-        self._detail.add(_wire.CACHED_TOKENS, plan.cache_read)
-        self._detail.add(_wire.REASONING_TOKENS, plan.reasoning)
-        self._cost.record(COST_TOTAL, plan.metric)
+        for value, attributes in plan.tokens:
+            self._token_usage.record(value, attributes)
+        for value, attributes in plan.details:
+            self._detail.add(value, attributes)
+        self._cost.record(plan.cost, plan.metric)

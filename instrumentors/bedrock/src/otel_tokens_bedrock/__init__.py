@@ -1,9 +1,24 @@
-"""otel-tokens instrumentor for Amazon Bedrock through boto3/botocore (bedrock-runtime)."""
+"""otel-tokens instrumentor for Amazon Bedrock through boto3/botocore (``bedrock-runtime``).
+
+Every ``converse``, ``converse_stream``, ``invoke_model`` and ``invoke_model_with_response_stream``
+call of a boto3/botocore ``bedrock-runtime`` client records a CLIENT span and metrics with token
+counts, cost in USD and business tags, for the Anthropic, Amazon Nova and Titan, Meta Llama,
+Mistral, Cohere and AI21 model families. Model ids may be inference profiles (``us.``/``eu.``...)
+or ARNs. The patch point is botocore's ``BaseClient._make_api_call``, as in OpenTelemetry's
+botocore instrumentation; every other AWS call passes through after one dict look-up. Clients are
+sync only: aiobotocore is not instrumented.
+
+Usually started by ``otel_tokens.init()`` or ``opentelemetry-instrument``; directly::
+
+    from otel_tokens_bedrock import BedrockInstrumentor
+    BedrockInstrumentor().instrument(tracer_provider=tp, meter_provider=mp)
+"""
 
 from __future__ import annotations
 
 from otel_tokens._instrumentor import TokensInstrumentor
 from otel_tokens._patching import PatchSpec
+from otel_tokens_bedrock._wrappers import make_wrapper
 from otel_tokens_bedrock.package import _instruments
 
 __all__ = ["BedrockInstrumentor"]
@@ -21,4 +36,4 @@ class BedrockInstrumentor(TokensInstrumentor):
     scope_version = __version__
 
     def patch_specs(self) -> list[PatchSpec]:
-        return []
+        return [PatchSpec("botocore.client", "BaseClient._make_api_call", make_wrapper)]

@@ -1,0 +1,269 @@
+"""Pure functions: Bedrock request parameters and response metadata -> operation, attributes, counts.
+
+Shared by every operation; they never raise on odd shapes (what they cannot read is skipped).
+Bedrock reports input tokens *without* their cached part (the Converse ``usage`` block, the
+``x-amzn-bedrock-*-token-count`` headers and a stream's ``amazon-bedrock-invocationMetrics``), so
+:meth:`Counts.usage` adds cache reads and writes back to get the conventions' input total.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from otel_tokens import semconv
+from otel_tokens.tokenize import Estimate, Tokenizer
+from otel_tokens.usage import Usage
+
+CONVERSE = "Converse"
+CONVERSE_STREAM = "ConverseStream"
+INVOKE = "InvokeModel"
+INVOKE_STREAM = "InvokeModelWithResponseStream"
+OPERATIONS = (CONVERSE, CONVERSE_STREAM, INVOKE, INVOKE_STREAM)
+
+HEADER_INPUT = "x-amzn-bedrock-input-token-count"
+HEADER_OUTPUT = "x-amzn-bedrock-output-token-count"
+HEADER_CACHE_READ = "x-amzn-bedrock-cache-read-input-token-count"
+HEADER_CACHE_WRITE = "x-amzn-bedrock-cache-write-input-token-count"
+METRICS_KEY = "amazon-bedrock-invocationMetrics"
+
+# An InvokeModel body larger than this is not parsed (nor buffered when read back): embeddings of
+# long inputs run to megabytes, and the counts come from the headers anyway.
+MAX_BODY_BYTES = 1 << 20
+
+
+@dataclass(slots=True)
+class Counts:
+    """Token counts as Bedrock reports them: ``input`` excludes the cache reads and writes."""
+
+    input: int | None = None
+    output: int | None = None
+    cache_read: int | None = None
+    cache_write: int | None = None
+    cache_write_1h: int | None = None
+
+    def update(self, other: Counts | None) -> None:
+        """Take every count ``other`` reports (later reports win: stream counts are cumulative)."""
+        if other is None:
+            return
+        for item in fields(self):
+            value = getattr(other, item.name)
+            if value is not None:
+                setattr(self, item.name, value)
+
+    def usage(self) -> Usage | None:
+        """The conventions' usage (input total = input + cache reads + cache writes), or None."""
+        if self.input is None and self.output is None:
+            return None
+        return Usage.from_uncached_input(
+            uncached_input_tokens=self.input,
+            output_tokens=self.output,
+            cache_read_input_tokens=self.cache_read,
+            cache_creation_input_tokens=self.cache_write,
+            cache_creation_1h_input_tokens=self.cache_write_1h,
+        )
+
+
+def number(value: Any) -> int | None:
+    """An integer count from an int, a float (Titan writes ``28.0``) or a header string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def header_counts(result: Any) -> Counts | None:
+    """The ``x-amzn-bedrock-*-token-count`` response headers (botocore lower-cases their names)."""
+    metadata = result.get("ResponseMetadata") if isinstance(result, Mapping) else None
+    headers = metadata.get("HTTPHeaders") if isinstance(metadata, Mapping) else None
+    if not isinstance(headers, Mapping) or HEADER_INPUT not in headers:
+        return None
+    return Counts(
+        input=number(headers.get(HEADER_INPUT)),
+        output=number(headers.get(HEADER_OUTPUT)),
+        cache_read=number(headers.get(HEADER_CACHE_READ)),
+        cache_write=number(headers.get(HEADER_CACHE_WRITE)),
+    )
+
+
+def content_length(result: Any) -> int | None:
+    metadata = result.get("ResponseMetadata") if isinstance(result, Mapping) else None
+    headers = metadata.get("HTTPHeaders") if isinstance(metadata, Mapping) else None
+    return number(headers.get("content-length")) if isinstance(headers, Mapping) else None
+
+
+@lru_cache(maxsize=64)
+def server_of(endpoint_url: str) -> tuple[str | None, int | None]:
+    """``(server.address, server.port)`` of a client's endpoint URL."""
+    parts = urlsplit(endpoint_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
+    return parts.hostname or None, port
+
+
+# -- requests ------------------------------------------------------------------------------
+
+# Inference parameter -> attribute, by every spelling the model families use (Converse's
+# inferenceConfig, Anthropic, Titan's textGenerationConfig, Nova, Llama, Mistral, Cohere, AI21).
+_NUMBERS = {
+    "maxTokens": semconv.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_tokens": semconv.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_tokens_to_sample": semconv.GEN_AI_REQUEST_MAX_TOKENS,
+    "maxTokenCount": semconv.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_new_tokens": semconv.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_gen_len": semconv.GEN_AI_REQUEST_MAX_TOKENS,
+    "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
+    "topP": semconv.GEN_AI_REQUEST_TOP_P,
+    "top_p": semconv.GEN_AI_REQUEST_TOP_P,
+    "p": semconv.GEN_AI_REQUEST_TOP_P,
+    "seed": semconv.GEN_AI_REQUEST_SEED,
+    "frequency_penalty": semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": semconv.GEN_AI_REQUEST_PRESENCE_PENALTY,
+}
+_STOPS = ("stopSequences", "stop_sequences", "stop")
+_NESTED_CONFIGS = ("inferenceConfig", "textGenerationConfig")
+
+
+def request_attributes(source: Mapping[str, Any], stream: bool) -> dict[str, Any]:
+    """``gen_ai.request.*`` attributes of a Converse call's parameters or an InvokeModel body."""
+    values: dict[str, Any] = {}
+    _read_parameters(source, values)
+    for key in _NESTED_CONFIGS:
+        nested = source.get(key)
+        if isinstance(nested, Mapping):
+            _read_parameters(nested, values)
+    if stream:
+        values[semconv.GEN_AI_REQUEST_STREAM] = True
+    return values
+
+
+def _read_parameters(source: Mapping[str, Any], values: dict[str, Any]) -> None:
+    for key, value in source.items():
+        attribute = _NUMBERS.get(key)
+        if attribute is not None:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                values[attribute] = value
+        elif key in _STOPS:
+            if isinstance(value, str):
+                values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [value]
+            elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+                values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = list(value)
+
+
+def invoke_body(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The InvokeModel request body as JSON, when given as (small enough) bytes or text."""
+    raw = params.get("body")
+    if not isinstance(raw, bytes | bytearray | str) or len(raw) > MAX_BODY_BYTES:
+        return None  # a file-like body is the user's to read, not ours
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def invoke_operation(model_id: str | None, body: Mapping[str, Any] | None) -> str:
+    """chat for message-shaped bodies, embeddings for embedding models, else text_completion."""
+    if body is not None and "messages" in body:
+        return semconv.OPERATION_CHAT
+    if model_id is not None and "embed" in model_id.rsplit("/", 1)[-1]:
+        return semconv.OPERATION_EMBEDDINGS
+    if body is not None and ("message" in body or "chat_history" in body):
+        return semconv.OPERATION_CHAT  # Cohere Command R
+    return semconv.OPERATION_TEXT_COMPLETION
+
+
+# -- request content: captured messages and local estimates ---------------------------------
+
+
+def block_texts(content: Any) -> list[str]:
+    """Text of a message's content in any family's shape: a string, or blocks with ``text``,
+    tool uses (name and input), tool results and guarded content."""
+    if isinstance(content, str):
+        return [content]
+    texts: list[str] = []
+    for block in content if isinstance(content, list | tuple) else ():
+        if isinstance(block, str):
+            texts.append(block)
+        elif isinstance(block, Mapping):
+            _block_text(block, texts)
+    return texts
+
+
+def _block_text(block: Mapping[str, Any], texts: list[str]) -> None:
+    text = block.get("text")
+    if isinstance(text, str):
+        texts.append(text)
+        return
+    use = block.get("toolUse") if "toolUse" in block else block if block.get("type") == "tool_use" else None
+    if isinstance(use, Mapping):
+        texts.append(str(use.get("name") or ""))
+        texts.append(json.dumps(use.get("input"), ensure_ascii=False))
+        return
+    result = block.get("toolResult") if "toolResult" in block else None
+    if result is None and block.get("type") == "tool_result":
+        result = block
+    if isinstance(result, Mapping):
+        for item in result.get("content") or ():
+            if isinstance(item, Mapping) and "json" in item:
+                texts.append(json.dumps(item["json"], ensure_ascii=False))
+            else:
+                texts.extend(block_texts([item]))
+        if isinstance(result.get("content"), str):
+            texts.append(result["content"])
+        return
+    guarded = block.get("guardContent")
+    if isinstance(guarded, Mapping) and isinstance(guarded.get("text"), Mapping):
+        texts.extend(block_texts([guarded["text"]]))
+
+
+def chat_messages(source: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A request's messages as ``{"role", "content"}`` texts: the system prompt (a string or blocks),
+    ``messages`` (Converse, Anthropic, Nova, OpenAI-style) or Cohere's ``chat_history`` + ``message``."""
+    messages: list[dict[str, str]] = []
+    system = source.get("system")
+    if system is not None:
+        messages.append({"role": "system", "content": "\n".join(block_texts(system))})
+    for message in source.get("messages") or source.get("chat_history") or ():
+        if isinstance(message, Mapping):
+            content = message.get("content", message.get("message"))
+            role = str(message.get("role") or "user").lower()
+            messages.append({"role": role, "content": "\n".join(block_texts(content))})
+    if isinstance(source.get("message"), str):
+        messages.append({"role": "user", "content": source["message"]})
+    return messages
+
+
+def prompt_texts(body: Mapping[str, Any]) -> list[str]:
+    """The prompt of a text-completion or embedding body (``prompt``, ``inputText``, ``texts``)."""
+    for key in ("prompt", "inputText", "texts"):
+        value = body.get(key)
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def input_messages(source: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The request's messages in the conventions' ``gen_ai.input.messages`` shape."""
+    messages = chat_messages(source)
+    if not messages:
+        messages = [{"role": "user", "content": text} for text in prompt_texts(source)]
+    return [{"role": m["role"], "parts": [{"type": "text", "content": m["content"]}]} for m in messages]
+
+
+def estimate_input(model: str | None, source: Mapping[str, Any], tokenizer: Tokenizer) -> Estimate:
+    """The request's input tokens counted locally: chat framing for messages, else the prompt."""
+    messages = chat_messages(source)
+    if messages:
+        return tokenizer.count_chat_input(model, messages)
+    return tokenizer.count_texts(model, prompt_texts(source))

@@ -1,0 +1,274 @@
+"""Pure functions: Cohere requests, responses and stream events -> model, usage, attributes.
+
+They accept the SDK's pydantic objects or plain dicts alike, never raise on odd shapes (a missing
+field reads as ``None``), and are shared by the sync and async paths and by v1 and v2.
+
+Usage: Cohere reports two sets of counts. ``billed_units`` is what is priced and becomes
+``gen_ai.usage.input_tokens``/``output_tokens``; ``tokens`` also counts the preamble Cohere adds
+(968 raw against 62 billed input tokens in a recorded tool call) and goes to
+``otel_tokens.usage.raw.*``. A rerank bills ``search_units`` and no tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from otel_tokens import semconv
+from otel_tokens.record import CallResult
+from otel_tokens.usage import Usage
+
+_NOT_MAPPINGS: set[type] = set()
+
+
+def get(obj: Any, name: str) -> Any:
+    """``obj.name`` or ``obj[name]``; ``None`` when absent."""
+    if obj is None:
+        return None
+    kind = type(obj)
+    if kind is dict:
+        return obj.get(name)
+    value = getattr(obj, name, None)
+    # The abstract Mapping check is slow: asked once per type, not once per field.
+    if value is None and kind not in _NOT_MAPPINGS:
+        if isinstance(obj, Mapping):
+            return obj.get(name)
+        _NOT_MAPPINGS.add(kind)
+    return value
+
+
+def given(value: Any) -> bool:
+    """False for None and the SDK's ``OMIT`` sentinel (``...``)."""
+    return value is not None and value is not Ellipsis
+
+
+def count(value: Any) -> int | None:
+    """A token or unit count as an int: the SDK types them as floats (``58.0``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)
+
+
+# -- provider ----------------------------------------------------------------------------------
+
+
+def provider_for(base_url: str | None, client_type: str) -> tuple[str, str | None, int | None]:
+    """``(gen_ai.provider.name, server.address, server.port)`` of a client.
+
+    Cohere's own Bedrock clients send to Bedrock whatever base URL they hold, so they are named
+    ``aws.bedrock`` (Bedrock prices the models) with no address.
+    """
+    if client_type.startswith("Bedrock"):
+        return semconv.PROVIDER_AWS_BEDROCK, None, None
+    parts = urlsplit(base_url or "")
+    host = (parts.hostname or "").lower() or None
+    port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
+    return semconv.PROVIDER_COHERE, host, port if host else None
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+_PLAIN_PARAMETERS = {
+    "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
+    "p": semconv.GEN_AI_REQUEST_TOP_P,
+    "seed": semconv.GEN_AI_REQUEST_SEED,
+    "frequency_penalty": semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": semconv.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "max_tokens": semconv.GEN_AI_REQUEST_MAX_TOKENS,
+    "output_dimension": semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
+}
+
+
+def request_attributes(operation: str, kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
+    """``gen_ai.request.*`` attributes of a call's keyword arguments."""
+    values: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        attribute = _PLAIN_PARAMETERS.get(name)
+        if attribute is not None and given(value):
+            values[attribute] = value
+    if operation == semconv.OPERATION_EMBEDDINGS:
+        # v2 embed's max_tokens truncates each input: not a generation limit.
+        values.pop(semconv.GEN_AI_REQUEST_MAX_TOKENS, None)
+    stop = kwargs.get("stop_sequences")
+    if given(stop):
+        values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop)
+    generations = kwargs.get("num_generations")
+    if given(generations) and generations != 1:
+        values[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = generations
+    if stream:
+        values[semconv.GEN_AI_REQUEST_STREAM] = True
+    if get(kwargs.get("response_format"), "type") in ("json_object", "json_schema"):
+        values[semconv.GEN_AI_OUTPUT_TYPE] = "json"
+    types = kwargs.get("embedding_types")
+    if operation == semconv.OPERATION_EMBEDDINGS and given(types):
+        values[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [str(t) for t in types]
+    return values
+
+
+def v1_chat_messages(kwargs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A v1 chat request (``preamble``, ``chat_history``, ``message``) as chat messages."""
+    messages: list[dict[str, Any]] = []
+    preamble = kwargs.get("preamble")
+    if isinstance(preamble, str):
+        messages.append({"role": "system", "content": preamble})
+    for turn in kwargs.get("chat_history") or ():
+        role = str(get(turn, "role") or "user").lower()
+        messages.append({"role": "assistant" if role == "chatbot" else role, "content": get(turn, "message")})
+    message = kwargs.get("message")
+    if isinstance(message, str):
+        messages.append({"role": "user", "content": message})
+    return messages
+
+
+def input_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
+    """Chat messages in the conventions' ``gen_ai.input.messages`` shape."""
+    return [
+        {
+            "role": get(message, "role") or "user",
+            "parts": [{"type": "text", "content": text} for text in message_texts(message)],
+        }
+        for message in messages
+    ]
+
+
+def text_list(value: Any) -> list[str]:
+    """The strings of a ``texts``/``prompt`` argument."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Iterable):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+# -- usage -------------------------------------------------------------------------------------
+
+
+def usage(container: Any) -> tuple[Usage | None, dict[str, Any] | None]:
+    """Usage and raw-count attributes of a v1 ``meta`` or a v2 ``usage`` object.
+
+    Input and output are the billed units; without ``billed_units`` the raw ``tokens`` are the
+    best count there is. A rerank's search units are its only usage.
+    """
+    if container is None:
+        return None, None
+    billed, raw = get(container, "billed_units"), get(container, "tokens")
+    raw_input, raw_output = count(get(raw, "input_tokens")), count(get(raw, "output_tokens"))
+    attributes: dict[str, Any] = {}
+    if raw_input is not None:
+        attributes[semconv.OTEL_TOKENS_USAGE_RAW_INPUT_TOKENS] = raw_input
+    if raw_output is not None:
+        attributes[semconv.OTEL_TOKENS_USAGE_RAW_OUTPUT_TOKENS] = raw_output
+    if billed is None:
+        found = Usage(input_tokens=raw_input, output_tokens=raw_output)
+    else:
+        found = Usage(
+            input_tokens=count(get(billed, "input_tokens")),
+            output_tokens=count(get(billed, "output_tokens")),
+            search_units=count(get(billed, "search_units")),
+        )
+    return (None if found.is_empty else found), attributes or None
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+def _merge(*parts: dict[str, Any] | None) -> dict[str, Any] | None:
+    merged = {k: v for part in parts if part for k, v in part.items()}
+    return merged or None
+
+
+def message_texts(message: Any) -> list[str]:
+    """The text of a v1 or v2 message: content (string or text parts), tool plan and tool calls."""
+    if message is None:
+        return []
+    texts: list[str] = []
+    for key in ("content", "message", "text"):  # v2 messages, v1 history turns, v1 responses
+        value = get(message, key)
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
+            texts.extend(get(part, "text") or "" for part in value)
+    plan = get(message, "tool_plan")
+    if isinstance(plan, str):
+        texts.append(plan)
+    for call in get(message, "tool_calls") or ():
+        function = get(call, "function")
+        if function is not None:  # v2
+            texts.extend((get(function, "name") or "", get(function, "arguments") or ""))
+        else:  # v1: name and a parameters object
+            texts.extend((get(call, "name") or "", str(get(call, "parameters") or "")))
+    return [text for text in texts if text]
+
+
+def output_message(texts: list[str], finish_reason: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "parts": [{"type": "text", "content": t} for t in texts]}
+    if finish_reason:
+        message["finish_reason"] = str(finish_reason)
+    return message
+
+
+def _reasons(*reasons: Any) -> tuple[str, ...] | None:
+    return tuple(str(reason) for reason in reasons if reason) or None
+
+
+def chat_result(response: Any, v2: bool) -> CallResult:
+    """A v1 ``NonStreamedChatResponse`` or a v2 ``ChatResponse``."""
+    found, raw = usage(get(response, "usage") if v2 else get(response, "meta"))
+    texts = message_texts(get(response, "message") if v2 else response)
+    reason = get(response, "finish_reason")
+    return CallResult(
+        response_id=get(response, "id")
+        if v2
+        else get(response, "response_id") or get(response, "generation_id"),
+        finish_reasons=_reasons(reason),
+        usage=found,
+        attributes=raw,
+        output_texts=None if found is not None else texts,
+        output_messages=lambda: [output_message(texts, reason)],
+    )
+
+
+def generate_result(response: Any) -> CallResult:
+    """A v1 ``Generation`` (also the ``response`` of a generate stream's ``stream-end``)."""
+    found, raw = usage(get(response, "meta"))
+    generations = get(response, "generations") or ()
+    texts = [get(generation, "text") or "" for generation in generations]
+    reasons = [get(generation, "finish_reason") for generation in generations]
+    return CallResult(
+        response_id=get(response, "id"),
+        finish_reasons=_reasons(*reasons),
+        usage=found,
+        attributes=raw,
+        output_texts=None if found is not None else texts,
+        output_messages=lambda: [output_message([t], r) for t, r in zip(texts, reasons, strict=False)],
+    )
+
+
+def embed_result(response: Any) -> CallResult:
+    """A v1 or v2 embed response: billed input tokens, and the vectors' size."""
+    found, raw = usage(get(response, "meta"))
+    return CallResult(
+        response_id=get(response, "id"),
+        usage=found,
+        attributes=_merge(raw, _dimensions(get(response, "embeddings"))),
+    )
+
+
+def _dimensions(embeddings: Any) -> dict[str, Any] | None:
+    # embeddings_floats: a list of vectors; embeddings_by_type: {"float": [...], "int8": [...]}.
+    vectors = embeddings if isinstance(embeddings, list) else None
+    if vectors is None and embeddings is not None:
+        for name in ("float_", "float", "int8", "uint8", "binary", "ubinary"):
+            vectors = get(embeddings, name)
+            if vectors:
+                break
+    if vectors and isinstance(vectors[0], list):
+        return {semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: len(vectors[0])}
+    return None
+
+
+def rerank_result(response: Any) -> CallResult:
+    """A v1 or v2 rerank response: billed in search units."""
+    found, raw = usage(get(response, "meta"))
+    return CallResult(response_id=get(response, "id"), usage=found, attributes=raw)

@@ -1,0 +1,309 @@
+"""Pure functions: Ollama requests, responses and stream parts -> attributes, usage, results.
+
+They accept the SDK's pydantic objects (``ChatResponse``, ``Message``, ``Options``...) or plain
+mappings alike, never raise on odd shapes (a missing field reads as ``None``), and are shared
+by the sync, async, plain and streaming paths.
+
+Usage: ``prompt_eval_count`` is the input, ``eval_count`` the output (thinking included: Ollama
+counts every generated token there). ``prompt_eval_cached_count``, which newer Ollama servers
+report for the part of the prompt read from the KV cache, becomes the cache read when the SDK
+passes it through (the SDK up to 0.6 drops fields it does not declare).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from otel_tokens import semconv
+from otel_tokens.record import CallResult
+from otel_tokens.tokenize import Estimate, Tokenizer
+from otel_tokens.usage import Usage
+
+CHAT = "chat"
+GENERATE = "generate"
+EMBED = "embed"
+EMBEDDINGS = "embeddings"
+"""The legacy ``/api/embeddings`` (``Client.embeddings``), whose response carries no counts."""
+
+OPERATIONS = {
+    CHAT: semconv.OPERATION_CHAT,
+    GENERATE: semconv.OPERATION_TEXT_COMPLETION,
+    EMBED: semconv.OPERATION_EMBEDDINGS,
+    EMBEDDINGS: semconv.OPERATION_EMBEDDINGS,
+}
+
+# The parameters each method takes by position, the same from ollama 0.4.0 on.
+POSITIONAL = {
+    CHAT: ("model", "messages"),
+    GENERATE: ("model", "prompt", "suffix"),
+    EMBED: ("model", "input", "truncate", "options", "keep_alive", "dimensions"),
+    EMBEDDINGS: ("model", "prompt", "options", "keep_alive"),
+}
+
+_NOT_MAPPINGS: set[type] = set()
+
+
+def get(obj: Any, name: str) -> Any:
+    """``obj.name`` or ``obj[name]``; ``None`` when absent."""
+    if obj is None:
+        return None
+    kind = type(obj)
+    if kind is dict:
+        return obj.get(name)
+    value = getattr(obj, name, None)
+    # The abstract Mapping check is slow next to getattr: made once per type, not per field.
+    if value is None and kind not in _NOT_MAPPINGS:
+        if isinstance(obj, Mapping):
+            return obj.get(name)
+        _NOT_MAPPINGS.add(kind)
+    return value
+
+
+def call_arguments(kind: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The call's arguments by name (positional ones named as the SDK names them)."""
+    if not args:
+        return dict(kwargs)
+    return {**dict(zip(POSITIONAL[kind], args, strict=False)), **kwargs}
+
+
+# -- requests ------------------------------------------------------------------------------
+
+# Ollama option -> attribute, for options recorded as given.
+_OPTIONS = {
+    "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": semconv.GEN_AI_REQUEST_TOP_P,
+    "seed": semconv.GEN_AI_REQUEST_SEED,
+    "num_predict": semconv.GEN_AI_REQUEST_MAX_TOKENS,
+    "frequency_penalty": semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": semconv.GEN_AI_REQUEST_PRESENCE_PENALTY,
+}
+
+
+def request_attributes(kind: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """``gen_ai.request.*`` attributes of a call: sampling options, stream, output type."""
+    values: dict[str, Any] = {}
+    options = arguments.get("options")
+    if options is not None:
+        for name, attribute in _OPTIONS.items():
+            value = get(options, name)
+            if value is not None:
+                values[attribute] = value
+        stop = get(options, "stop")
+        if stop:
+            values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop)
+    if arguments.get("stream") is True:
+        values[semconv.GEN_AI_REQUEST_STREAM] = True
+    output_format = arguments.get("format")
+    if output_format == "json" or isinstance(output_format, Mapping):  # "json" or a JSON schema
+        values[semconv.GEN_AI_OUTPUT_TYPE] = "json"
+    dimensions = arguments.get("dimensions")
+    if kind == EMBED and isinstance(dimensions, int):
+        values[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
+    return values
+
+
+def generate_messages(arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A generate call's ``system`` and ``prompt`` as chat messages (Ollama's template frames them so)."""
+    messages = []
+    system = arguments.get("system")
+    if isinstance(system, str) and system:
+        messages.append({"role": "system", "content": system})
+    prompt = arguments.get("prompt")
+    if isinstance(prompt, str) and prompt:
+        messages.append({"role": "user", "content": prompt})
+    return messages
+
+
+def countable_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
+    """Chat messages as the tokenizer reads them: tool-call arguments (a JSON object here) as text."""
+    result = []
+    for message in messages:
+        calls = [
+            {"function": {"name": get(fn, "name"), "arguments": _json_text(get(fn, "arguments"))}}
+            for fn in (get(call, "function") for call in get(message, "tool_calls") or ())
+        ]
+        result.append({"role": get(message, "role"), "content": get(message, "content"), "tool_calls": calls})
+    return result
+
+
+def count_prompt(
+    tokenizer: Tokenizer, model: str | None, kind: str, arguments: Mapping[str, Any], messages: list[Any]
+) -> Estimate:
+    """Estimated input tokens of a call (``messages`` is the copy taken when the call started).
+
+    Chat and generate are framed as chat messages, as Ollama's templates frame them; a generate
+    ``context`` (token ids of an earlier exchange) counts one token per id, and ``raw`` prompts
+    are counted without framing. Embeddings count their input texts.
+    """
+    if kind == CHAT:
+        return tokenizer.count_chat_input(model, countable_messages(messages))
+    if kind == GENERATE:
+        context = arguments.get("context")
+        ids = len(context) if isinstance(context, list | tuple) else 0
+        if arguments.get("raw") is True:
+            estimate = tokenizer.count_texts(model, [m["content"] for m in messages])
+        else:
+            estimate = tokenizer.count_chat_input(model, messages)
+        return Estimate(estimate.tokens + ids, estimate.method)
+    value = arguments.get("input" if kind == EMBED else "prompt")
+    texts = [value] if isinstance(value, str) else [v for v in value or () if isinstance(v, str)]
+    return tokenizer.count_texts(model, texts)
+
+
+# -- usage ---------------------------------------------------------------------------------
+
+
+def usage(response: Any, kind: str) -> Usage | None:
+    """Usage of a response or a stream's final part; ``None`` when it reports no counts at all."""
+    prompt = get(response, "prompt_eval_count")
+    output = get(response, "eval_count") if kind in (CHAT, GENERATE) else None
+    if prompt is None and output is None:
+        return None
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=output,
+        cache_read_input_tokens=get(response, "prompt_eval_cached_count"),
+    )
+
+
+def is_cached_prompt(response: Any, found: Usage | None) -> bool:
+    """True for a finished generation whose ``prompt_eval_count`` is absent.
+
+    Ollama (before the llama-server runner) leaves the field out when it is 0, which happens
+    when the whole prompt is already in the model's KV cache: the prompt was read, not evaluated.
+    """
+    return found is not None and found.input_tokens is None and get(response, "done") is True
+
+
+def cached_prompt_usage(found: Usage, prompt: Estimate) -> Usage:
+    """The KV-cache hit's usage: the estimated prompt as input, all of it a cache read."""
+    return Usage(
+        input_tokens=prompt.tokens,
+        output_tokens=found.output_tokens,
+        cache_read_input_tokens=prompt.tokens,
+        estimated=True,
+        estimate_method=prompt.method,
+    )
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Generated:
+    """What a chat or generate call generated, gathered from a response or a stream's parts."""
+
+    content: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    tool_calls: list[Any] = field(default_factory=list)
+
+    def add(self, kind: str, part: Any) -> None:
+        """Take the generated pieces of a response or of one stream part."""
+        source = get(part, "message") if kind == CHAT else part
+        content = get(source, "content" if kind == CHAT else "response")
+        if isinstance(content, str) and content:
+            self.content.append(content)
+        thinking = get(source, "thinking")
+        if isinstance(thinking, str) and thinking:
+            self.thinking.append(thinking)
+        if kind == CHAT:
+            self.tool_calls.extend(get(source, "tool_calls") or ())
+
+    def texts(self) -> list[str]:
+        """Everything generated as text, for an output estimate (thinking is billed output too)."""
+        texts = [*self.thinking, *self.content]
+        for call in self.tool_calls:
+            function = get(call, "function")
+            texts.append(get(function, "name") or "")
+            texts.append(_json_text(get(function, "arguments")))
+        return texts
+
+
+def finish_reasons(response: Any) -> tuple[str, ...] | None:
+    reason = get(response, "done_reason")
+    return (str(reason),) if reason else None
+
+
+def generation_result(kind: str, final: Any, generated: Generated) -> CallResult:
+    """A chat or generate result: ``final`` is the response, or the stream's ``done`` part (else
+    its last part), and ``generated`` what the whole call generated."""
+    found = usage(final, kind)
+    reasons = finish_reasons(final)
+    return CallResult(
+        response_model=get(final, "model") or None,
+        finish_reasons=reasons,
+        usage=found,
+        output_texts=generated.texts() if found is None else None,
+        output_messages=lambda: [output_message(generated, reasons)],
+    )
+
+
+def response_result(kind: str, response: Any) -> CallResult:
+    """The result of a plain (not streamed) call of any kind."""
+    if kind in (CHAT, GENERATE):
+        generated = Generated()
+        generated.add(kind, response)
+        return generation_result(kind, response, generated)
+    vectors = get(response, "embeddings") if kind == EMBED else [get(response, "embedding")]
+    first = vectors[0] if vectors else None
+    attributes = {semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: len(first)} if first else None
+    return CallResult(
+        response_model=get(response, "model") or None, usage=usage(response, kind), attributes=attributes
+    )
+
+
+# -- content capture (only when the user opted in) ------------------------------------------
+
+
+def input_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
+    """Chat messages in the conventions' ``gen_ai.input.messages`` shape."""
+    result = []
+    for message in messages:
+        role = get(message, "role") or "user"
+        parts = _parts(get(message, "content"), get(message, "tool_calls"))
+        if role == "tool":
+            parts = [{"type": "tool_call_response", "response": get(message, "content") or ""}]
+        result.append({"role": role, "parts": parts})
+    return result
+
+
+def output_message(generated: Generated, reasons: tuple[str, ...] | None) -> dict[str, Any]:
+    """The generated reply in the conventions' ``gen_ai.output.messages`` shape."""
+    parts = _parts("".join(generated.content), generated.tool_calls)
+    if generated.thinking:
+        parts.insert(0, {"type": "reasoning", "content": "".join(generated.thinking)})
+    message: dict[str, Any] = {"role": "assistant", "parts": parts}
+    if reasons:
+        message["finish_reason"] = reasons[0]
+    return message
+
+
+def _parts(content: Any, tool_calls: Any) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    if isinstance(content, str) and content:
+        parts.append({"type": "text", "content": content})
+    for call in tool_calls or ():
+        function = get(call, "function")
+        arguments = get(function, "arguments")
+        parts.append(
+            {
+                "type": "tool_call",
+                "name": get(function, "name"),
+                "arguments": dict(arguments) if isinstance(arguments, Mapping) else arguments,
+            }
+        )
+    return parts
+
+
+def _json_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value if not isinstance(value, Mapping) else dict(value), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,66 @@
+"""Fixtures: a fake Cohere server on 127.0.0.1 and the real cohere SDK (v1, v2), instrumented into memory."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import cohere
+import pytest
+from otel_tokens_cohere import CohereInstrumentor
+
+from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry
+
+API_KEY = "co-test-secret"
+
+
+def make_client(cls: Any, url: str) -> Any:
+    """A cohere client of class ``cls`` talking to ``url``, with no retries (older SDKs retry by default
+    only when asked and have no ``max_retries`` parameter)."""
+    kwargs: dict[str, Any] = {"api_key": API_KEY, "base_url": url}
+    if "max_retries" in inspect.signature(cls.__init__).parameters:
+        kwargs["max_retries"] = 0
+    return cls(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def server():
+    with FakeProviderServer() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _reset_server(server):
+    server.reset()
+    yield
+
+
+@pytest.fixture
+def telemetry():
+    memory = InMemoryTelemetry()
+    instrumentor = CohereInstrumentor()
+    instrumentor.instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
+    yield memory
+    instrumentor.uninstrument()
+    memory.shutdown()
+
+
+# Clients are created after `telemetry`: Client.__init__ binds chat/chat_stream onto the instance.
+@pytest.fixture
+def v1(server, telemetry):
+    return make_client(cohere.Client, server.url)
+
+
+@pytest.fixture
+def v2(server, telemetry):
+    return make_client(cohere.ClientV2, server.url)
+
+
+@pytest.fixture
+def async_v1(server, telemetry):
+    return make_client(cohere.AsyncClient, server.url)
+
+
+@pytest.fixture
+def async_v2(server, telemetry):
+    return make_client(cohere.AsyncClientV2, server.url)

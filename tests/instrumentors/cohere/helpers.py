@@ -1,0 +1,30 @@
+"""Assertion helpers for the Cohere instrumentor tests."""
+
+from __future__ import annotations
+
+from otel_tokens.testing import InMemoryTelemetry, Point
+
+# Public list prices (USD per million tokens) the assertions are computed from.
+COMMAND_R = {"input": 0.15, "output": 0.60}
+COMMAND = {"input": 1.0, "output": 2.0}
+EMBED_V4 = {"input": 0.12}
+
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
+
+
+def cost(prices: dict[str, float], *, input: int, output: int = 0) -> float:
+    return (input * prices["input"] + output * prices.get("output", 0)) / 1e6
+
+
+def only_span(telemetry: InMemoryTelemetry):
+    spans = telemetry.spans()
+    assert len(spans) == 1, [s.name for s in spans]
+    return spans[0]
+
+
+def token_points(telemetry: InMemoryTelemetry) -> dict[str, Point]:
+    """gen_ai.client.token.usage points by token type."""
+    points = telemetry.points("gen_ai.client.token.usage")
+    by_type = {p.attributes["gen_ai.token.type"]: p for p in points}
+    assert len(by_type) == len(points)
+    return by_type

@@ -1,0 +1,52 @@
+"""Assertion helpers and public list prices for the google-genai instrumentor tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_tokens.testing import InMemoryTelemetry, Point
+
+# Public list prices (USD per million tokens, paid tier, text) the assertions are computed from.
+GEMINI_25_FLASH = {"input": 0.30, "cached": 0.03, "output": 2.50}
+# Gemini 2.5 Pro: prompts up to 200k tokens, and every token of a call whose prompt is longer.
+GEMINI_25_PRO = {"input": 1.25, "cached": 0.125, "output": 10.0}
+GEMINI_25_PRO_LONG = {"input": 2.50, "cached": 0.25, "output": 15.0}
+GEMINI_EMBEDDING_001 = {"input": 0.15}
+
+
+def cost(prices: dict[str, float], *, input: int, cached: int = 0, output: int = 0) -> float:
+    """USD for a call; ``output`` includes thinking tokens, which are billed at the output rate."""
+    return (
+        (input - cached) * prices["input"]
+        + cached * prices.get("cached", 0)
+        + output * prices.get("output", 0)
+    ) / 1e6
+
+
+def only_span(telemetry: InMemoryTelemetry):
+    spans = telemetry.spans()
+    assert len(spans) == 1, [s.name for s in spans]
+    return spans[0]
+
+
+def token_points(telemetry: InMemoryTelemetry) -> dict[str, Point]:
+    """gen_ai.client.token.usage points by token type."""
+    return {p.attributes["gen_ai.token.type"]: p for p in telemetry.points("gen_ai.client.token.usage")}
+
+
+def details(telemetry: InMemoryTelemetry) -> dict[str, float | None]:
+    """otel_tokens.client.token.detail values by detail type."""
+    return {
+        p.attributes["otel_tokens.token.type"]: p.value
+        for p in telemetry.points("otel_tokens.client.token.detail")
+    }
+
+
+def usage_of(span: Any) -> dict[str, Any]:
+    keys = (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.reasoning.output_tokens",
+    )
+    return {key: span.attributes[key] for key in keys if key in span.attributes}
