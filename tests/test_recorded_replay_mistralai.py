@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from mistralai.client import Mistral
 
 from otel_tokens.testing import FakeProviderServer
 from tests._recorded import exchange_params, expected_path, raw_response
+from tests.instrumentors.mistralai.sdk import Mistral
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,8 @@ def test_replay_exposes_recorded_usage(server: FakeProviderServer, exchange: dic
     server.reset()
     server.enqueue(raw_response(exchange))
 
-    result = send(Mistral(api_key="x", server_url=server.url), exchange)
+    client = Mistral(api_key="x", server_url=server.url)  # kept alive: 1.x streams do not hold it
+    result = send(client, exchange)
     usage = exposed_usage(result, exchange)
 
     assert usage == exchange["expected_usage"]

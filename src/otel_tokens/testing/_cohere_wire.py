@@ -146,7 +146,8 @@ def _tool(body: JSON, scenario: Scenario) -> str | None:
         return None
     for tool in body.get("tools") or ():
         if isinstance(tool, dict):
-            function = tool.get("function") if isinstance(tool.get("function"), dict) else tool  # v2 | v1
+            nested = tool.get("function")
+            function: JSON = nested if isinstance(nested, dict) else tool  # v2 nests it, v1 does not
             if isinstance(function.get("name"), str):
                 return str(function["name"])
     return None

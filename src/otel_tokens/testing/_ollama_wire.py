@@ -45,7 +45,12 @@ JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 NDJSON_CONTENT_TYPE = "application/x-ndjson"
 PREFIX = "/api/"
 
-_OPERATIONS = {"/api/chat": "chat", "/api/generate": "generate", "/api/embed": "embed", "/api/embeddings": "embeddings"}
+_OPERATIONS = {
+    "/api/chat": "chat",
+    "/api/generate": "generate",
+    "/api/embed": "embed",
+    "/api/embeddings": "embeddings",
+}
 _DEFAULT_ERRORS = {
     400: "invalid request",
     401: "unauthorized",

@@ -288,6 +288,25 @@ def test_missing_usage_is_estimated_and_flagged(server, client, telemetry):
     assert tokens["output"].attributes["otel_tokens.usage.estimated"] is True
 
 
+def test_missing_usage_estimate_counts_tools_and_the_tool_use_system_prompt(server, client, telemetry):
+    from otel_tokens_anthropic._wrappers import TOOL_USE_SYSTEM_PROMPT_TOKENS
+
+    from otel_tokens.tokenize import Tokenizer
+
+    server.enqueue(Scenario(include_usage=False))
+    tools = [{"name": "get_weather", "description": "Weather now", "input_schema": {"type": "object"}}]
+    client.messages.create(model=MODEL, max_tokens=50, messages=MESSAGES, tools=tools)
+    reference = Tokenizer()
+    plain = [{"role": "user", "content": ["Say hello."]}]
+    tool_texts = ["get_weather", "Weather now", '{"type": "object"}']
+    assert TOOL_USE_SYSTEM_PROMPT_TOKENS == 300
+    assert only_span(telemetry).attributes["gen_ai.usage.input_tokens"] == (
+        reference.count_chat_input(MODEL, plain).tokens
+        + reference.count_texts(MODEL, tool_texts).tokens
+        + 300
+    )
+
+
 @pytest.mark.parametrize("capture", [False, True])
 def test_content_capture_is_opt_in(server, client, telemetry, capture):
     from otel_tokens import _runtime

@@ -6,6 +6,7 @@ import json
 
 import anthropic
 import pytest
+import wrapt
 
 from otel_tokens.testing import RawResponse, Scenario
 
@@ -240,3 +241,20 @@ def test_legacy_completions_plain_and_stream(server, client, telemetry):  # prag
         assert (
             span.attributes["gen_ai.usage.output_tokens"] == reference.count_text("claude-2.1", text).tokens
         )
+
+
+def test_instrumentor_is_a_no_op_when_anthropic_is_not_installed(monkeypatch):
+    from otel_tokens_anthropic import AnthropicInstrumentor
+
+    from otel_tokens import _dependencies
+    from otel_tokens.testing import InMemoryTelemetry
+
+    monkeypatch.setattr(_dependencies, "installed_version", lambda package: None)
+    memory = InMemoryTelemetry()
+    instrumentor = AnthropicInstrumentor()
+    instrumentor.instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
+    try:
+        assert not instrumentor.patches_applied
+        assert not isinstance(anthropic.resources.messages.Messages.__dict__["create"], wrapt.FunctionWrapper)
+    finally:
+        instrumentor.uninstrument()

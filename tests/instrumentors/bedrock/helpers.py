@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+import pytest
 
 from otel_tokens.testing import InMemoryTelemetry, Point
 
@@ -24,7 +27,9 @@ MISTRAL_LARGE_2402 = {"input": 4.00, "output": 12.00}
 SECRETS = ("AKIDTESTSECRETKEY", "test-secret-access-key", "Authorization", "AWS4-HMAC-SHA256")
 
 
-def cost(prices: dict[str, float], *, input: int, output: int = 0, cache_read: int = 0, cache_write: int = 0) -> float:
+def cost(
+    prices: dict[str, float], *, input: int, output: int = 0, cache_read: int = 0, cache_write: int = 0
+) -> float:
     """USD of a call; ``input`` is Bedrock's count, which excludes the cache reads and writes."""
     return (
         input * prices["input"]
@@ -76,3 +81,21 @@ def reinstrument(telemetry: InMemoryTelemetry) -> None:
     BedrockInstrumentor().instrument(
         tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
     )
+
+
+@functools.cache
+def converse_reports_cache() -> bool:
+    """Whether this botocore's model has the Converse cache counts (added in botocore 1.37.24).
+
+    Older releases drop ``cacheReadInputTokens``/``cacheWriteInputTokens`` from the parsed
+    response as unmodeled keys: neither the user nor we can see them.
+    """
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("bedrock-runtime")
+    return "cacheReadInputTokens" in model.shape_for("TokenUsage").members
+
+
+needs_converse_cache = pytest.mark.skipif(
+    not converse_reports_cache(), reason="botocore < 1.37.24 drops the Converse cache counts"
+)

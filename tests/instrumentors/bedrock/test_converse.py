@@ -19,8 +19,10 @@ from .helpers import (
     NOVA_LITE,
     NOVA_PRO,
     assert_no_secrets,
+    converse_reports_cache,
     cost,
     details,
+    needs_converse_cache,
     only_span,
     reinstrument,
     token_points,
@@ -33,8 +35,11 @@ MESSAGES = [{"role": "user", "content": [{"text": "Say hello."}]}]
 SYSTEM = [{"text": "Be brief."}]
 
 
+@needs_converse_cache
 def test_converse_span_metrics_and_cost_with_cache(server, client, telemetry):
-    server.enqueue(Scenario(prompt_tokens=120, cached_tokens=2048, cache_creation_tokens=512, completion_tokens=40))
+    server.enqueue(
+        Scenario(prompt_tokens=120, cached_tokens=2048, cache_creation_tokens=512, completion_tokens=40)
+    )
     with tags(team="search", feature="autocomplete", user="u-1"):
         response = client.converse(
             modelId=HAIKU,
@@ -125,7 +130,9 @@ def test_inference_profiles_and_arns_are_priced_as_their_model(server, client, t
 
 
 def test_converse_tool_use(server, client, telemetry):
-    server.enqueue(Scenario(tool_call=True, tool_arguments='{"city": "Paris"}', prompt_tokens=50, completion_tokens=9))
+    server.enqueue(
+        Scenario(tool_call=True, tool_arguments='{"city": "Paris"}', prompt_tokens=50, completion_tokens=9)
+    )
     tools = {"tools": [{"toolSpec": {"name": "weather", "inputSchema": {"json": {"type": "object"}}}}]}
     response = client.converse(modelId=NOVA, messages=MESSAGES, toolConfig=tools)
     assert response["output"]["message"]["content"][0]["toolUse"]["input"] == {"city": "Paris"}
@@ -135,7 +142,7 @@ def test_converse_tool_use(server, client, telemetry):
 
 
 def test_converse_stream_fully_consumed(server, client, telemetry):
-    server.enqueue(Scenario(text="Hello there!", chunks=3, prompt_tokens=30, cached_tokens=100, completion_tokens=4))
+    server.enqueue(Scenario(text="Hello there!", chunks=3, prompt_tokens=30, completion_tokens=4))
     response = client.converse_stream(modelId=NOVA, messages=MESSAGES, inferenceConfig={"maxTokens": 50})
     stream = response["stream"]
     assert isinstance(stream, EventStream)
@@ -147,6 +154,20 @@ def test_converse_stream_fully_consumed(server, client, telemetry):
     assert span.attributes["gen_ai.request.stream"] is True
     assert span.attributes["gen_ai.request.max_tokens"] == 50
     assert span.attributes["gen_ai.response.finish_reasons"] == ("end_turn",)
+    assert usage_of(span) == {"gen_ai.usage.input_tokens": 30, "gen_ai.usage.output_tokens": 4}
+    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(
+        cost(NOVA_LITE, input=30, output=4), rel=1e-9
+    )
+    assert 0 < span.attributes["gen_ai.response.time_to_first_chunk"] < 5
+    [ttfc] = telemetry.points("gen_ai.client.operation.time_to_first_chunk")
+    assert ttfc.count == 1
+
+
+@needs_converse_cache
+def test_converse_stream_cache_read(server, client, telemetry):
+    server.enqueue(Scenario(prompt_tokens=30, cached_tokens=100, completion_tokens=4))
+    list(client.converse_stream(modelId=NOVA, messages=MESSAGES)["stream"])
+    span = only_span(telemetry)
     assert usage_of(span) == {
         "gen_ai.usage.input_tokens": 130,
         "gen_ai.usage.output_tokens": 4,
@@ -156,9 +177,18 @@ def test_converse_stream_fully_consumed(server, client, telemetry):
     assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(
         cost(NOVA_LITE, input=30, cache_read=100, output=4), rel=1e-9
     )
-    assert 0 < span.attributes["gen_ai.response.time_to_first_chunk"] < 5
-    [ttfc] = telemetry.points("gen_ai.client.operation.time_to_first_chunk")
-    assert ttfc.count == 1
+
+
+@pytest.mark.skipif(converse_reports_cache(), reason="only botocore < 1.37.24 drops the cache counts")
+def test_old_botocore_hides_converse_cache_counts(server, client, telemetry):
+    # A known gap, not a bug of ours: botocore parses the counts away before anyone sees them.
+    server.enqueue(Scenario(prompt_tokens=30, cached_tokens=100, completion_tokens=4))
+    response = client.converse(modelId=NOVA, messages=MESSAGES)
+    assert "cacheReadInputTokens" not in response["usage"]
+    assert usage_of(only_span(telemetry)) == {
+        "gen_ai.usage.input_tokens": 30,
+        "gen_ai.usage.output_tokens": 4,
+    }
 
 
 def test_converse_stream_tool_use(server, client, telemetry):
@@ -333,7 +363,9 @@ def test_unsampled_calls_still_record_metrics(server, client):
     from otel_tokens.testing import InMemoryTelemetry
 
     memory = InMemoryTelemetry(sampler=ALWAYS_OFF)
-    BedrockInstrumentor().instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
+    BedrockInstrumentor().instrument(
+        tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider
+    )
     try:
         server.enqueue(Scenario(prompt_tokens=10, completion_tokens=5))
         client.converse(modelId=NOVA, messages=MESSAGES)
@@ -357,3 +389,16 @@ def test_unknown_model_gets_no_cost_and_is_counted(server, client, telemetry):
         assert span.attributes["otel_tokens.price.missing"] is True
     [unpriced] = telemetry.points("otel_tokens.client.unpriced_calls")
     assert unpriced.value == 2
+
+
+@needs_converse_cache
+def test_one_hour_cache_writes_from_cache_details(server, client, telemetry):
+    details_1h = {"cacheDetails": [{"ttl": "5m", "inputTokens": 100}, {"ttl": "1h", "inputTokens": 400}]}
+    server.enqueue(
+        Scenario(prompt_tokens=10, cache_creation_tokens=500, completion_tokens=5, usage_fields=details_1h)
+    )
+    client.converse(modelId=HAIKU, messages=MESSAGES)
+    attributes = only_span(telemetry).attributes
+    assert attributes["gen_ai.usage.input_tokens"] == 510
+    assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 500
+    assert attributes["otel_tokens.usage.cache_creation_1h.input_tokens"] == 400

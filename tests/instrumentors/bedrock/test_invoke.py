@@ -47,11 +47,20 @@ NOVA_BODY = {
 }
 TITAN_BODY = {"inputText": "Say hello.", "textGenerationConfig": {"maxTokenCount": 64, "temperature": 0.3}}
 LLAMA_BODY = {"prompt": "<s>[INST] Say hello. [/INST]", "max_gen_len": 64, "temperature": 0.3, "top_p": 0.9}
-MISTRAL_BODY = {"prompt": "<s>[INST] Say hello. [/INST]", "max_tokens": 64, "temperature": 0.3, "stop": ["END"]}
+MISTRAL_BODY = {
+    "prompt": "<s>[INST] Say hello. [/INST]",
+    "max_tokens": 64,
+    "temperature": 0.3,
+    "stop": ["END"],
+}
 MISTRAL_CHAT_BODY = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}
 CLAUDE_V2_BODY = {"prompt": "\n\nHuman: Say hello.\n\nAssistant:", "max_tokens_to_sample": 64}
 COHERE_BODY = {"prompt": "Say hello.", "max_tokens": 64, "temperature": 0.3, "p": 0.9}
-COHERE_R_BODY = {"message": "Say hello.", "chat_history": [{"role": "USER", "message": "Hi"}], "max_tokens": 64}
+COHERE_R_BODY = {
+    "message": "Say hello.",
+    "chat_history": [{"role": "USER", "message": "Hi"}],
+    "max_tokens": 64,
+}
 AI21_BODY = {"prompt": "Say hello.", "maxTokens": 64, "temperature": 0.3, "topP": 0.9}
 
 # (model id, request body, operation, prices or None when unpriced, finish reason, response model)
@@ -73,8 +82,12 @@ STREAMING = [f for f in FAMILIES if not f[0].startswith("ai21.")]
 IDS = [f[0] for f in FAMILIES]
 
 
-@pytest.mark.parametrize(("model_id", "body", "operation", "prices", "reason", "response_model"), FAMILIES, ids=IDS)
-def test_invoke_model_per_family(server, client, telemetry, model_id, body, operation, prices, reason, response_model):
+@pytest.mark.parametrize(
+    ("model_id", "body", "operation", "prices", "reason", "response_model"), FAMILIES, ids=IDS
+)
+def test_invoke_model_per_family(
+    server, client, telemetry, model_id, body, operation, prices, reason, response_model
+):
     server.enqueue(Scenario(text="Hello!", prompt_tokens=21, completion_tokens=3))
     response = client.invoke_model(modelId=model_id, body=json.dumps(body))
     headers = response["ResponseMetadata"]["HTTPHeaders"]
@@ -100,7 +113,9 @@ def test_invoke_model_per_family(server, client, telemetry, model_id, body, oper
 
 
 def test_invoke_model_request_attributes(server, client, telemetry):
-    client.invoke_model(modelId="anthropic.claude-3-haiku-20240307-v1:0", body=json.dumps(ANTHROPIC_BODY))["body"].read()
+    client.invoke_model(modelId="anthropic.claude-3-haiku-20240307-v1:0", body=json.dumps(ANTHROPIC_BODY))[
+        "body"
+    ].read()
     attributes = only_span(telemetry).attributes
     assert {k: v for k, v in attributes.items() if k.startswith("gen_ai.request.")} == {
         "gen_ai.request.model": "anthropic.claude-3-haiku-20240307-v1:0",
@@ -133,18 +148,22 @@ def test_invoke_model_anthropic_cache_from_headers(server, client, telemetry):
 
 def test_invoke_model_embeddings(server, client, telemetry):
     server.enqueue(Scenario(prompt_tokens=12, embedding_dims=4))
-    response = client.invoke_model(modelId="amazon.titan-embed-text-v2:0", body=json.dumps({"inputText": "hello"}))
+    response = client.invoke_model(
+        modelId="amazon.titan-embed-text-v2:0", body=json.dumps({"inputText": "hello"})
+    )
     assert json.loads(response["body"].read())["embedding"] == [0.1] * 4
     span = only_span(telemetry)
     assert span.name == "embeddings amazon.titan-embed-text-v2:0"
     assert usage_of(span) == {"gen_ai.usage.input_tokens": 12}
-    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(cost(TITAN_EMBED_V2, input=12), rel=1e-9)
+    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(
+        cost(TITAN_EMBED_V2, input=12), rel=1e-9
+    )
 
 
 # -- the body stays the user's ----------------------------------------------------------------
 
 
-def _invoke(client, text="A fairly long answer. " * 50):
+def _invoke(client):
     return client.invoke_model(modelId="amazon.titan-text-express-v1", body=json.dumps(TITAN_BODY))
 
 
@@ -219,9 +238,9 @@ def test_file_like_request_body_is_left_alone(server, client, telemetry):
     import io
 
     server.enqueue(Scenario(prompt_tokens=6, completion_tokens=2))
-    client.invoke_model(modelId="amazon.titan-text-express-v1", body=io.BytesIO(json.dumps(TITAN_BODY).encode()))[
-        "body"
-    ].read()
+    client.invoke_model(
+        modelId="amazon.titan-text-express-v1", body=io.BytesIO(json.dumps(TITAN_BODY).encode())
+    )["body"].read()
     assert server.requests[-1].body == TITAN_BODY
     span = only_span(telemetry)
     assert span.attributes["gen_ai.operation.name"] == "text_completion"
@@ -240,9 +259,13 @@ def test_invoke_model_error(server, client, telemetry):
 
 
 @pytest.mark.parametrize(
-    ("model_id", "body", "operation", "prices", "reason", "response_model"), STREAMING, ids=[f[0] for f in STREAMING]
+    ("model_id", "body", "operation", "prices", "reason", "response_model"),
+    STREAMING,
+    ids=[f[0] for f in STREAMING],
 )
-def test_invoke_stream_per_family(server, client, telemetry, model_id, body, operation, prices, reason, response_model):
+def test_invoke_stream_per_family(
+    server, client, telemetry, model_id, body, operation, prices, reason, response_model
+):
     server.enqueue(Scenario(text="Hello there, friend!", chunks=4, prompt_tokens=21, completion_tokens=5))
     response = client.invoke_model_with_response_stream(modelId=model_id, body=json.dumps(body))
     stream = response["body"]
@@ -257,7 +280,9 @@ def test_invoke_stream_per_family(server, client, telemetry, model_id, body, ope
     assert usage_of(span)["gen_ai.usage.output_tokens"] == 5
     assert "otel_tokens.usage.estimated" not in span.attributes
     if prices is not None:
-        assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(cost(prices, input=21, output=5), rel=1e-9)
+        assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(
+            cost(prices, input=21, output=5), rel=1e-9
+        )
     assert span.attributes["gen_ai.response.time_to_first_chunk"] > 0
 
 
@@ -266,15 +291,24 @@ def test_invoke_stream_without_metrics_uses_the_family_counts(server, client, te
     from otel_tokens.testing._bedrock_wire import EVENTSTREAM_CONTENT_TYPE, chunk_frame
 
     # A Titan stream whose last chunk carries no invocation metrics (e.g. guardrail-blocked input).
-    chunk = {"outputText": "Input blocked", "index": 0.0, "totalOutputTextTokenCount": 3.0, "inputTextTokenCount": 6.0}
+    chunk = {
+        "outputText": "Input blocked",
+        "index": 0.0,
+        "totalOutputTextTokenCount": 3.0,
+        "inputTextTokenCount": 6.0,
+    }
     server.enqueue(RawResponse(200, chunk_frame(chunk), EVENTSTREAM_CONTENT_TYPE))
-    stream = client.invoke_model_with_response_stream(modelId="amazon.titan-text-express-v1", body=json.dumps(TITAN_BODY))
+    stream = client.invoke_model_with_response_stream(
+        modelId="amazon.titan-text-express-v1", body=json.dumps(TITAN_BODY)
+    )
     assert len(list(stream["body"])) == 1
     assert usage_of(only_span(telemetry)) == {"gen_ai.usage.input_tokens": 6, "gen_ai.usage.output_tokens": 3}
 
 
 def test_invoke_stream_anthropic_cache(server, client, telemetry):
-    server.enqueue(Scenario(prompt_tokens=10, cached_tokens=300, cache_creation_tokens=40, completion_tokens=7))
+    server.enqueue(
+        Scenario(prompt_tokens=10, cached_tokens=300, cache_creation_tokens=40, completion_tokens=7)
+    )
     body = client.invoke_model_with_response_stream(
         modelId="us.anthropic.claude-3-5-haiku-20241022-v1:0", body=json.dumps(ANTHROPIC_BODY)
     )["body"]

@@ -15,12 +15,16 @@ API_KEY = "co-test-secret"
 
 
 def make_client(cls: Any, url: str) -> Any:
-    """A cohere client of class ``cls`` talking to ``url``, with no retries (older SDKs retry by default
-    only when asked and have no ``max_retries`` parameter)."""
+    """A cohere client of class ``cls`` talking to ``url`` that never retries, in every release: 7.x takes
+    ``max_retries``; 6.x retries twice by default with no parameter for it; 5.x retries only when asked."""
     kwargs: dict[str, Any] = {"api_key": API_KEY, "base_url": url}
     if "max_retries" in inspect.signature(cls.__init__).parameters:
         kwargs["max_retries"] = 0
-    return cls(**kwargs)
+    client = cls(**kwargs)
+    http = client._client_wrapper.httpx_client
+    if hasattr(http, "base_max_retries"):
+        http.base_max_retries = 0
+    return client
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,11 @@ def get_weather(city: str) -> str:
     return "sunny"
 
 
+# Real types, not the strings `from __future__ import annotations` leaves: google-genai before
+# 3.x cannot resolve string annotations and answers the model with an error instead of calling.
+get_weather.__annotations__ = {"city": str, "return": str}
+
+
 @pytest.fixture(autouse=True)
 def _clear_calls():
     calls.clear()

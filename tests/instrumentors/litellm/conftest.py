@@ -81,6 +81,20 @@ def _reset_server(server):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sdk_clients():
+    """Drop the SDK clients litellm caches between calls.
+
+    An openai client keeps ``chat.completions.with_raw_response`` (which litellm calls) as a cached
+    property holding the ``create`` it saw first: a client cached in an earlier test would keep that
+    test's instrumentation after it was removed.
+    """
+    cache = getattr(litellm, "in_memory_llm_clients_cache", None)
+    if cache is not None:
+        cache.flush_cache()
+    yield
+
+
 @pytest.fixture
 def telemetry():
     memory = InMemoryTelemetry()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from mistralai.client import Mistral
 from otel_tokens_mistralai import MistralAIInstrumentor
 
 from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry
+
+from .sdk import Mistral
 
 API_KEY = "mistral-test-secret"
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from mistralai.client import models
 from otel_tokens_mistralai import _extract as ex
 
 from otel_tokens.usage import Usage
+
+from .sdk import models
 
 
 def test_usage_reads_cache_and_reasoning_details_from_the_sdk_model():
@@ -36,7 +37,7 @@ def test_usage_accepts_the_singular_details_spelling_and_nulls():
 
 
 def test_unset_sentinels_read_as_absent():
-    from mistralai.client.types import UNSET
+    from .sdk import UNSET
 
     assert ex.request_attributes({"temperature": UNSET, "max_tokens": None, "n": UNSET}, stream=False) == {}
     assert ex.service_tier(models.UsageInfo(prompt_tokens=1)) is None
@@ -81,6 +82,14 @@ def test_chat_result_without_usage_keeps_the_text_for_an_estimate():
     )
     assert result.usage is None and result.output_texts == ["hi"]
     assert result.finish_reasons == ("stop",)
+
+
+def test_embeddings_request_attributes():
+    attributes = ex.request_attributes({"output_dimension": 256, "encoding_format": "base64"}, stream=False)
+    assert attributes == {
+        "gen_ai.embeddings.dimension.count": 256,
+        "gen_ai.request.encoding_formats": ["base64"],
+    }
 
 
 def test_server_of_a_default_port():

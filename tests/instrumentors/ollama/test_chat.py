@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import ollama
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-import ollama
 from otel_tokens import tags
 from otel_tokens.testing import Scenario
 from otel_tokens.tokenize import Tokenizer
@@ -161,7 +161,9 @@ def test_kv_cache_hit_counts_the_prompt_as_an_estimated_cache_read(server, clien
         "gen_ai.usage.output_tokens": 40,  # the server's own count
         "otel_tokens.usage.estimated": True,
         "otel_tokens.usage.estimate_method": "heuristic",
-        "gen_ai.usage.cost.amount": pytest.approx(gpu_cost(input=prompt.tokens, cached=prompt.tokens, output=40)),
+        "gen_ai.usage.cost.amount": pytest.approx(
+            gpu_cost(input=prompt.tokens, cached=prompt.tokens, output=40)
+        ),
         "gen_ai.usage.cost.currency": "USD",
         "gen_ai.usage.cost.source": "local",
         "otel_tokens.cost.input": 0.0,
@@ -205,7 +207,9 @@ def test_missing_usage_is_estimated_and_flagged(server, client, telemetry):
     reference = Tokenizer()
     assert span.attributes["otel_tokens.usage.estimated"] is True
     assert span.attributes["otel_tokens.usage.estimate_method"] == "heuristic"
-    assert span.attributes["gen_ai.usage.input_tokens"] == reference.count_chat_input("llama3", MESSAGES).tokens
+    assert (
+        span.attributes["gen_ai.usage.input_tokens"] == reference.count_chat_input("llama3", MESSAGES).tokens
+    )
     assert span.attributes["gen_ai.usage.output_tokens"] == reference.count_text("llama3", text).tokens
     tokens = token_points(telemetry)
     assert tokens["input"].attributes["otel_tokens.usage.estimated"] is True
@@ -218,7 +222,9 @@ def test_tool_call(server, client, telemetry):
     _runtime.set_settings(Settings(capture_content=True))
     reinstrument(telemetry)
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
-    server.enqueue(Scenario(tool_call=True, tool_arguments='{"city": "Paris"}', prompt_tokens=60, completion_tokens=12))
+    server.enqueue(
+        Scenario(tool_call=True, tool_arguments='{"city": "Paris"}', prompt_tokens=60, completion_tokens=12)
+    )
     response = client.chat(model="llama3.1", messages=MESSAGES, tools=tools)
     assert response.message.tool_calls[0].function.arguments == {"city": "Paris"}
     span = only_span(telemetry)
@@ -230,12 +236,13 @@ def test_tool_call(server, client, telemetry):
 
 
 @pytest.mark.parametrize("capture", [False, True])
-def test_content_capture_is_opt_in(server, telemetry, capture, monkeypatch):
+def test_content_capture_is_opt_in(server, telemetry, capture):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
-    monkeypatch.setenv("OLLAMA_API_KEY", "ollama-secret-key")
-    client = ollama.Client(host=server.url, headers={"X-Team-Token": "team-secret"})
+    client = ollama.Client(
+        host=server.url, headers={"Authorization": "Bearer ollama-secret-key", "X-Team-Token": "team-secret"}
+    )
     _runtime.set_settings(Settings(capture_content=capture))
     reinstrument(telemetry)
     server.enqueue(Scenario(text="Hello, human."))
@@ -323,7 +330,9 @@ def test_unsampled_calls_still_record_metrics(server, client):
     from otel_tokens.testing import InMemoryTelemetry
 
     memory = InMemoryTelemetry(sampler=ALWAYS_OFF)
-    OllamaInstrumentor().instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
+    OllamaInstrumentor().instrument(
+        tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider
+    )
     try:
         server.enqueue(Scenario(prompt_tokens=10, completion_tokens=5))
         client.chat(model="llama3", messages=MESSAGES)

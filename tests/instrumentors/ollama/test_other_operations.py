@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-import pytest
+import inspect
 
 import ollama
+import pytest
+
 from otel_tokens.testing import Scenario
 from otel_tokens.tokenize import Tokenizer
 
 from .helpers import MESSAGES, only_span, token_points
+
+
+def _sdk_accepts(method: object, parameter: str) -> bool:
+    return parameter in inspect.signature(method).parameters  # type: ignore[arg-type]
+
+
+needs_think = pytest.mark.skipif(
+    not _sdk_accepts(ollama.Client.generate, "think"), reason="this ollama SDK has no `think`"
+)
+needs_dimensions = pytest.mark.skipif(
+    not _sdk_accepts(ollama.Client.embed, "dimensions"), reason="this ollama SDK has no `dimensions`"
+)
 
 
 def test_generate(server, client, telemetry):
@@ -17,7 +31,9 @@ def test_generate(server, client, telemetry):
     assert response.response == "A joke." and response.context
     span = only_span(telemetry)
     assert span.name == "text_completion llama3"
-    assert {k: v for k, v in span.attributes.items() if not k.startswith(("otel_tokens.", "gen_ai.usage.cost"))} == {
+    assert {
+        k: v for k, v in span.attributes.items() if not k.startswith(("otel_tokens.", "gen_ai.usage.cost"))
+    } == {
         "gen_ai.operation.name": "text_completion",
         "gen_ai.provider.name": "ollama",
         "gen_ai.request.model": "llama3",
@@ -56,9 +72,13 @@ def test_raw_generate_estimate_has_no_framing(server, client, telemetry):
     prompt = "<|start|>user: hello<|end|>"
     server.enqueue(Scenario(include_usage=False))
     client.generate(model="llama3", prompt=prompt, raw=True)
-    assert only_span(telemetry).attributes["gen_ai.usage.input_tokens"] == Tokenizer().count_text(None, prompt).tokens
+    assert (
+        only_span(telemetry).attributes["gen_ai.usage.input_tokens"]
+        == Tokenizer().count_text(None, prompt).tokens
+    )
 
 
+@needs_think
 def test_generate_thinking_is_output(server, client, telemetry):
     server.enqueue(
         Scenario(include_usage=False, text="42.", usage_fields={"thinking": "Six times seven is forty-two."})
@@ -90,6 +110,7 @@ def test_embed(server, client, telemetry, value):
     assert set(token_points(telemetry)) == {"input"}
 
 
+@needs_dimensions
 async def test_async_embed_with_dimensions(server, async_client, telemetry):
     await async_client.embed(model="nomic-embed-text", input=["a", "b"], dimensions=4)
     span = only_span(telemetry)
@@ -102,7 +123,9 @@ def test_legacy_embeddings_have_no_counts_and_are_estimated(server, client, tele
     span = only_span(telemetry)
     assert span.attributes["gen_ai.operation.name"] == "embeddings"
     assert "gen_ai.response.model" not in span.attributes  # the response names no model
-    assert span.attributes["gen_ai.usage.input_tokens"] == Tokenizer().count_text("llama3", "all-minilm").tokens
+    assert (
+        span.attributes["gen_ai.usage.input_tokens"] == Tokenizer().count_text("llama3", "all-minilm").tokens
+    )
     assert span.attributes["otel_tokens.usage.estimated"] is True
     assert "gen_ai.usage.output_tokens" not in span.attributes
 

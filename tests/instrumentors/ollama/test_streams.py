@@ -6,10 +6,10 @@ import contextlib
 import gc
 import inspect
 
+import ollama
 import pytest
 from opentelemetry.trace import StatusCode
 
-import ollama
 from otel_tokens.testing import Scenario
 from otel_tokens.tokenize import Tokenizer
 
@@ -73,8 +73,13 @@ def test_stream_abandoned_early_ends_on_garbage_collection(server, client, telem
     # No "done" part arrived: the usage is counted locally from what was seen, and flagged.
     reference = Tokenizer()
     assert span.attributes["otel_tokens.usage.estimated"] is True
-    assert span.attributes["gen_ai.usage.input_tokens"] == reference.count_chat_input("llama3", MESSAGES).tokens
-    assert span.attributes["gen_ai.usage.output_tokens"] == reference.count_text("llama3", first.message.content).tokens
+    assert (
+        span.attributes["gen_ai.usage.input_tokens"] == reference.count_chat_input("llama3", MESSAGES).tokens
+    )
+    assert (
+        span.attributes["gen_ai.usage.output_tokens"]
+        == reference.count_text("llama3", first.message.content).tokens
+    )
 
 
 def test_stream_never_iterated_sends_nothing_and_records_no_usage(server, client, telemetry):
@@ -119,7 +124,9 @@ def test_stream_dropped_midway_records_error_and_reraises(server, client, teleme
 
 
 def test_error_line_midway_raises_the_sdks_response_error(server, client, telemetry):
-    server.enqueue(Scenario(chunks=6, fail_after_chunks=3, error_message="model runner has unexpectedly stopped"))
+    server.enqueue(
+        Scenario(chunks=6, fail_after_chunks=3, error_message="model runner has unexpectedly stopped")
+    )
     received = []
     with pytest.raises(ollama.ResponseError) as raised:
         for part in client.generate(model="llama3", prompt="Tell me a joke.", stream=True):
@@ -167,7 +174,10 @@ async def test_async_chat_stream(server, async_client, telemetry):
     parts = [part async for part in stream]
     assert parts[-1].eval_count == 4
     span = only_span(telemetry)
-    assert (span.attributes["gen_ai.usage.input_tokens"], span.attributes["gen_ai.usage.output_tokens"]) == (9, 4)
+    assert (span.attributes["gen_ai.usage.input_tokens"], span.attributes["gen_ai.usage.output_tokens"]) == (
+        9,
+        4,
+    )
     assert span.attributes["gen_ai.response.time_to_first_chunk"] > 0
 
 
@@ -205,7 +215,9 @@ async def test_async_stream_failing_midway(server, async_client, telemetry):
 
 async def test_async_stream_kv_cache_hit(server, async_client, telemetry):
     server.enqueue(Scenario(prompt_tokens=0, completion_tokens=6))
-    stream = await async_client.generate(model="llama3", prompt="Tell me a joke.", system="Be funny.", stream=True)
+    stream = await async_client.generate(
+        model="llama3", prompt="Tell me a joke.", system="Be funny.", stream=True
+    )
     async for _ in stream:
         pass
     span = only_span(telemetry)

@@ -314,3 +314,14 @@ def tool_texts(tools: Any) -> list[str]:
         if schema is not None:
             texts.append(_json(schema))
     return [text for text in texts if text]
+
+
+def output_schema_text(kwargs: Mapping[str, Any]) -> str:
+    """The JSON schema of a structured-output request (``output_format``/``output_config.format``)."""
+    output_format = kwargs.get("output_format")
+    if not given(output_format):
+        output_format = get(kwargs.get("output_config"), "format")
+    schema = (
+        get(output_format, "schema") if given(output_format) and not isinstance(output_format, type) else None
+    )
+    return _json(schema) if schema is not None else ""

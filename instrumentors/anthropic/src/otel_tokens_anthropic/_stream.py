@@ -1,4 +1,4 @@
-"""Stream observers: the raw events of a Messages or legacy Completions stream -> one CallResult.
+"""Stream observation: the raw events of a Messages or legacy Completions stream -> one CallResult.
 
 Both ``messages.create(stream=True)`` and the ``messages.stream()`` helper are observed at the
 raw-event level (the helper reads its events from the same raw stream), so usage is merged the
@@ -7,10 +7,63 @@ same way for both; see :class:`otel_tokens_anthropic._extract.StreamUsage`.
 
 from __future__ import annotations
 
+import abc
+import weakref
 from typing import Any
 
+from otel_tokens._streams import AsyncStreamProxy, SyncStreamProxy, _async_items, _items, _Tracker
 from otel_tokens.record import CallResult, Invocation
 from otel_tokens_anthropic import _extract as ex
+
+_PLAIN_INSTANCECHECKS = (type.__instancecheck__, abc.ABCMeta.__instancecheck__)
+
+
+def observe_stream(invocation: Invocation, stream: Any) -> Any:
+    """What the user gets for an SDK ``Stream``/``AsyncStream``: it ends the invocation once.
+
+    Normally a transparent proxy. anthropic 0.x (up to 0.125) gives ``Stream`` and ``AsyncStream``
+    a metaclass whose ``isinstance`` is False for anything but the exact class, proxies
+    included; there the stream itself is returned, observed in place (see :func:`_in_place`).
+    """
+    observer = MessageStreamObserver(invocation)
+    is_async = hasattr(stream, "__aiter__")
+    if type(type(stream)).__instancecheck__ not in _PLAIN_INSTANCECHECKS:
+        return _in_place(stream, observer, is_async)
+    return AsyncStreamProxy(stream, observer) if is_async else SyncStreamProxy(stream, observer)
+
+
+def _in_place(stream: Any, observer: MessageStreamObserver, is_async: bool) -> Any:
+    """Observe an SDK stream through its item iterator and ``close()``, keeping its class.
+
+    The SDK's ``__iter__``/``__next__`` (and ``__aiter__``/``__anext__``) read ``_iterator``, and
+    its ``__exit__``/``__aexit__`` call ``self.close()``, so replacing those two on the instance
+    sees every item and every way the stream ends; dropping it ends it through the iterator.
+    """
+    tracker = _Tracker(observer)
+    items = _async_items if is_async else _items
+    stream._iterator = tracker.own(items(stream._iterator, tracker))
+    close = type(stream).close
+    ref = weakref.ref(stream)  # no cycle through the instance's own attribute
+
+    if is_async:
+
+        async def aclose() -> Any:
+            try:
+                return await close(ref())
+            finally:
+                tracker.end(None)
+
+        stream.close = aclose
+    else:
+
+        def sync_close() -> Any:
+            try:
+                return close(ref())
+            finally:
+                tracker.end(None)
+
+        stream.close = sync_close
+    return stream
 
 
 class MessageStreamObserver:

@@ -20,7 +20,6 @@ from opentelemetry import trace
 
 from otel_tokens import semconv
 from otel_tokens._safety import report
-from otel_tokens._streams import AsyncStreamProxy, SyncStreamProxy
 from otel_tokens._wrapping import WrapperFn
 from otel_tokens.record import (
     CallRequest,
@@ -34,7 +33,7 @@ from otel_tokens.record import (
 from otel_tokens.tokenize import Estimate, Tokenizer
 from otel_tokens_anthropic import _extract as ex
 from otel_tokens_anthropic._raw import RAW_RESPONSE_TYPES, wrap_raw
-from otel_tokens_anthropic._stream import MessageStreamObserver
+from otel_tokens_anthropic._stream import observe_stream
 
 logger = logging.getLogger("otel_tokens")
 
@@ -74,14 +73,6 @@ class AnthropicEndpoint:
         return message
 
 
-def observe_stream(invocation: Invocation, stream: Any) -> Any:
-    """A transparent proxy that ends the invocation when the raw event stream ends."""
-    observer = MessageStreamObserver(invocation)
-    if hasattr(stream, "__aiter__"):
-        return AsyncStreamProxy(stream, observer)
-    return SyncStreamProxy(stream, observer)
-
-
 def describe(
     recorder: Recorder, instance: Any, kwargs: Mapping[str, Any], kind: str, stream: bool
 ) -> CallRequest:
@@ -92,8 +83,9 @@ def describe(
     if kind == MESSAGES:
         messages = ex.chat_messages(kwargs)
         tools = ex.tool_texts(kwargs.get("tools"))
+        schema = ex.output_schema_text(kwargs)
         input_messages: Callable[[], Any] = lambda: ex.input_messages(messages)  # noqa: E731
-        estimate = _chat_estimator(model, messages, tools)
+        estimate = _chat_estimator(model, messages, [*tools, schema] if schema else tools, bool(tools))
     else:
         prompt = kwargs.get("prompt")
         texts = [prompt] if isinstance(prompt, str) else []
@@ -111,14 +103,20 @@ def describe(
     )
 
 
+# The API adds a system prompt of its own when tools are given; Anthropic documents 264 to 346
+# input tokens depending on the model and tool_choice (the recorded requests show about 300).
+TOOL_USE_SYSTEM_PROMPT_TOKENS = 300
+
+
 def _chat_estimator(
-    model: str | None, messages: list[dict[str, Any]], tools: list[str]
+    model: str | None, messages: list[dict[str, Any]], extra: list[str], tools: bool
 ) -> Callable[[Tokenizer], Estimate]:
     def count(tokenizer: Tokenizer) -> Estimate:
         estimate = tokenizer.count_chat_input(model, messages)
-        if not tools:
+        if not extra:
             return estimate
-        return Estimate(estimate.tokens + tokenizer.count_texts(model, tools).tokens, estimate.method)
+        tokens = estimate.tokens + tokenizer.count_texts(model, extra).tokens
+        return Estimate(tokens + (TOOL_USE_SYSTEM_PROMPT_TOKENS if tools else 0), estimate.method)
 
     return count
 

@@ -19,7 +19,7 @@ from typing import Any
 import wrapt
 
 from otel_tokens._safety import call_guarded
-from otel_tokens.record import Invocation
+from otel_tokens.record import CallResult, Invocation
 from otel_tokens_bedrock._extract import MAX_BODY_BYTES, Counts
 from otel_tokens_bedrock._families import OutputReader
 
@@ -59,6 +59,16 @@ class BodyWatcher:
             if self._ended:
                 return
             self._ended = True
+        # Guarded apart from the ending: a failure reading the body must not leave the span open.
+        result = call_guarded("bedrock body result", self._result)
+        if result is None and self._headers is not None:
+            result = CallResult(usage=self._headers.usage())
+        if error is None:
+            self._invocation.finish(result)
+        else:
+            self._invocation.fail(error, result)
+
+    def _result(self) -> CallResult:
         reader = OutputReader()
         complete = not self._overflow and (self._length is None or self._seen >= self._length)
         if complete and self._parts:
@@ -67,11 +77,7 @@ class BodyWatcher:
         self._parts = []
         counts = reader.billed()
         counts.update(self._headers)  # the headers are what Bedrock bills
-        result = reader.result(counts)
-        if error is None:
-            self._invocation.finish(result)
-        else:
-            self._invocation.fail(error, result)
+        return reader.result(counts)
 
 
 class RawStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]

@@ -44,7 +44,6 @@ def usage_counts(usage: Any) -> Counts | None:
     """A ``usage`` block in Converse, Nova, Anthropic or OpenAI spelling."""
     if not isinstance(usage, Mapping):
         return None
-    creation = usage.get("cache_creation")
     return Counts(
         input=number(_first(usage, "inputTokens", "input_tokens", "prompt_tokens")),
         output=number(_first(usage, "outputTokens", "output_tokens", "completion_tokens")),
@@ -54,10 +53,20 @@ def usage_counts(usage: Any) -> Counts | None:
         cache_write=number(
             _first(usage, "cacheWriteInputTokens", "cacheWriteInputTokenCount", "cache_creation_input_tokens")
         ),
-        cache_write_1h=number(creation.get("ephemeral_1h_input_tokens"))
-        if isinstance(creation, Mapping)
-        else None,
+        cache_write_1h=_one_hour_writes(usage),
     )
+
+
+def _one_hour_writes(usage: Mapping[str, Any]) -> int | None:
+    """Cache writes with a 1-hour TTL: Converse ``cacheDetails`` or Anthropic ``cache_creation``."""
+    creation = usage.get("cache_creation")
+    if isinstance(creation, Mapping):
+        return number(creation.get("ephemeral_1h_input_tokens"))
+    details = usage.get("cacheDetails")
+    if not isinstance(details, list):
+        return None
+    hour = [number(d.get("inputTokens")) for d in details if isinstance(d, Mapping) and d.get("ttl") == "1h"]
+    return sum(n for n in hour if n is not None)
 
 
 def metrics_counts(metrics: Any) -> Counts | None:

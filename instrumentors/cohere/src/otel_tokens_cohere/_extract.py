@@ -92,7 +92,7 @@ def request_attributes(operation: str, kwargs: Mapping[str, Any], stream: bool) 
         values.pop(semconv.GEN_AI_REQUEST_MAX_TOKENS, None)
     stop = kwargs.get("stop_sequences")
     if given(stop):
-        values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop)
+        values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = text_list(stop)
     generations = kwargs.get("num_generations")
     if given(generations) and generations != 1:
         values[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = generations
@@ -102,7 +102,7 @@ def request_attributes(operation: str, kwargs: Mapping[str, Any], stream: bool) 
         values[semconv.GEN_AI_OUTPUT_TYPE] = "json"
     types = kwargs.get("embedding_types")
     if operation == semconv.OPERATION_EMBEDDINGS and given(types):
-        values[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [str(t) for t in types]
+        values[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = text_list(types)
     return values
 
 
@@ -199,6 +199,11 @@ def message_texts(message: Any) -> list[str]:
         else:  # v1: name and a parameters object
             texts.extend((get(call, "name") or "", str(get(call, "parameters") or "")))
     return [text for text in texts if text]
+
+
+def chat_texts(messages: Iterable[Any]) -> list[str]:
+    """Every text of a list of chat messages (what an input estimate counts)."""
+    return [text for message in messages for text in message_texts(message)]
 
 
 def output_message(texts: list[str], finish_reason: Any) -> dict[str, Any]:

@@ -101,7 +101,8 @@ def _input_estimator(
     # Copy now: programs often append the reply to the same message list right after the call.
     if kind in (CHAT_V1, CHAT_V2):
         messages = ex.v1_chat_messages(kwargs) if kind == CHAT_V1 else list(kwargs.get("messages") or ())
-        return lambda tokenizer: tokenizer.count_chat_input(model, messages)
+        # Cohere bills the text of the messages, without OpenAI's per-message framing tokens.
+        return lambda tokenizer: tokenizer.count_texts(model, ex.chat_texts(messages))
     if kind in (GENERATE, EMBED):
         texts = ex.text_list(kwargs.get("prompt" if kind == GENERATE else "texts"))
         return lambda tokenizer: tokenizer.count_texts(model, texts)

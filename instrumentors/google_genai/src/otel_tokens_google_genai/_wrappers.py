@@ -1,8 +1,8 @@
-"""google-genai endpoints for the shared wrapper shells, the stream observer, and the nesting carrier.
+"""google-genai endpoints for the shared wrapper shells, the stream observer, the call-site carrier.
 
 One span per HTTP request. ``Models.generate_content`` may send several requests for one call:
-automatic function calling (AFC) sends one request per round of Python tool calls, and 3.x's
-automatic continuation one per continuation token; the response it returns carries only the
+automatic function calling (AFC) sends one request per round of Python tool calls, and newer
+releases' automatic continuation one per continuation token; the response it returns carries only the
 last request's ``usage_metadata``. So the per-request methods are wrapped (``_generate_content``,
 ``_generate_content_stream``), each billed request is counted exactly once, and each is priced on
 its own: Gemini's long-context price tier depends on one request's input, never on a sum.
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextvars import Token
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import context
 
-from otel_tokens import semconv
+from otel_tokens import current_tags, semconv, tags
+from otel_tokens._safety import call_guarded
 from otel_tokens._streams import AsyncStreamProxy, SyncStreamProxy
-from otel_tokens._tags import current_tags, tags
 from otel_tokens.record import (
     CallRequest,
     CallResult,
@@ -178,6 +178,8 @@ class GenerateStreamObserver:
 
 
 class _CallSite:
+    """The call site's OpenTelemetry context, tags and nesting, to restore around each step."""
+
     __slots__ = ("otel", "tags", "nested")
 
     def __init__(self) -> None:
@@ -187,7 +189,7 @@ class _CallSite:
 
     def enter(self) -> tuple[object, tags | None, Token[bool] | None]:
         otel_token = context.attach(self.otel)
-        scope = tags(**self.tags) if self.tags else None
+        scope = tags(**cast(dict[str, Any], self.tags)) if self.tags else None
         if scope is not None:
             scope.__enter__()
         return otel_token, scope, enter_call() if self.nested else None
@@ -205,14 +207,17 @@ class _CallSite:
 def stream_call_sync(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    return _carried_items(wrapped(*args, **kwargs), _CallSite())
+    site = call_guarded("google-genai call site", _CallSite)
+    result = wrapped(*args, **kwargs)
+    return result if site is None else _carried_items(result, site)
 
 
 async def stream_call_async(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    site = _CallSite()
-    return _carried_async_items(await wrapped(*args, **kwargs), site)
+    site = call_guarded("google-genai call site", _CallSite)
+    result = await wrapped(*args, **kwargs)
+    return result if site is None else _carried_async_items(result, site)
 
 
 def _carried_items(items: Any, site: _CallSite) -> Iterator[Any]:

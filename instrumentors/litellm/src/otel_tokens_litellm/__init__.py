@@ -29,7 +29,13 @@ from otel_tokens._instrumentor import TokensInstrumentor
 from otel_tokens._patching import PatchSpec
 from otel_tokens._wrapping import WrapperFn, async_wrapper, sync_wrapper
 from otel_tokens.record import Recorder
-from otel_tokens_litellm._wrappers import CHAT, EMBEDDINGS, TEXT_COMPLETION, LiteLLMEndpoint
+from otel_tokens_litellm._wrappers import (
+    CHAT,
+    EMBEDDINGS,
+    TEXT_COMPLETION,
+    LiteLLMEndpoint,
+    carry_call_marker,
+)
 from otel_tokens_litellm.package import _instruments
 
 __all__ = ["LiteLLMInstrumentor"]
@@ -41,6 +47,12 @@ _PATCH_TABLE = (
     ("completion", "acompletion", CHAT),
     ("text_completion", "atext_completion", TEXT_COMPLETION),
     ("embedding", "aembedding", EMBEDDINGS),
+)
+# Modules that run a coroutine on a fresh thread (``run_async_function``, imported there by name)
+# from inside a LiteLLM call: the call-once marker must follow it there.
+_THREAD_HOPS = (
+    "litellm.litellm_core_utils.fallback_utils",
+    "litellm.llms.custom_httpx.llm_http_handler",
 )
 
 
@@ -65,4 +77,5 @@ class LiteLLMInstrumentor(TokensInstrumentor):
             endpoint = LiteLLMEndpoint(kind)
             specs.append(PatchSpec("litellm", sync_name, functools.partial(_sync, endpoint=endpoint)))
             specs.append(PatchSpec("litellm", async_name, functools.partial(_async, endpoint=endpoint)))
+        specs.extend(PatchSpec(module, "run_async_function", carry_call_marker) for module in _THREAD_HOPS)
         return specs

@@ -7,14 +7,16 @@ do the rest, including counting a call once when LiteLLM calls an instrumented S
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from otel_tokens import semconv
 from otel_tokens._streams import SKIP, AsyncStreamProxy, SyncStreamProxy
-from otel_tokens.record import CallRequest, CallResult, Invocation, Recorder
+from otel_tokens._wrapping import WrapperFn
+from otel_tokens.record import CallRequest, CallResult, Invocation, Recorder, enter_call, exit_call, in_instrumented_call
 from otel_tokens.tokenize import Estimate, Tokenizer
 from otel_tokens_litellm import _extract as ex
 
@@ -258,3 +260,38 @@ def host_provider(overrides: Mapping[str, str], host: str | None, port: int | No
     if not host or not overrides:
         return None
     return overrides.get(f"{host}:{port}") or overrides.get(host)
+
+
+def carry_call_marker(recorder: Recorder) -> WrapperFn:
+    """Wrap LiteLLM's ``run_async_function`` so the coroutine it runs knows it is inside our call.
+
+    A sync ``completion(fallbacks=...)`` made while an event loop runs in the thread (a notebook,
+    a coroutine calling the sync API) runs its fallbacks through ``run_async_function``, which
+    starts a new thread without copying context variables: the ``acompletion`` and the openai call
+    inside would then each record the same logical call again.
+    """
+
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not in_instrumented_call():
+            return wrapped(*args, **kwargs)
+        if args:
+            args = (_marked(args[0]), *args[1:])
+        elif "async_function" in kwargs:
+            kwargs = {**kwargs, "async_function": _marked(kwargs["async_function"])}
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+def _marked(function: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    @functools.wraps(function)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        token = enter_call()  # the task runs in the context it was created in: set it there
+        try:
+            return await function(*args, **kwargs)
+        finally:
+            exit_call(token)
+
+    return run

@@ -1,4 +1,4 @@
-"""otel-tokens instrumentor for the ``mistralai`` client (2.x and 3.x).
+"""otel-tokens instrumentor for the ``mistralai`` client (1.x, 2.x and 3.x).
 
 Every call through ``Mistral`` to chat completions (``chat.complete``, ``chat.stream``, their
 ``_async`` forms, and ``chat.parse*``, which call them), embeddings (``embeddings.create``,
@@ -19,6 +19,7 @@ Usually started by ``otel_tokens.init()`` or ``opentelemetry-instrument``; direc
 from __future__ import annotations
 
 import functools
+import itertools
 
 from otel_tokens._instrumentor import TokensInstrumentor
 from otel_tokens._patching import PatchSpec
@@ -34,10 +35,13 @@ __version__ = "0.1.0"
 # Declarative: (module, class, endpoint kind, plain method, streaming method or None).
 # Every method has an ``_async`` twin on the same class.
 _PATCH_TABLE = (
-    ("mistralai.client.chat", "Chat", CHAT, "complete", "stream"),
-    ("mistralai.client.fim", "Fim", FIM, "complete", "stream"),
-    ("mistralai.client.embeddings", "Embeddings", EMBEDDINGS, "create", None),
+    ("chat", "Chat", CHAT, "complete", "stream"),
+    ("fim", "Fim", FIM, "complete", "stream"),
+    ("embeddings", "Embeddings", EMBEDDINGS, "create", None),
 )
+# mistralai 2.x moved the generated client from ``mistralai`` into ``mistralai.client``; the
+# module of the other layout is never imported, so its patches never apply.
+_PACKAGES = ("mistralai.client", "mistralai")
 
 
 def _sync(recorder: Recorder, endpoint: MistralEndpoint) -> WrapperFn:
@@ -57,7 +61,8 @@ class MistralAIInstrumentor(TokensInstrumentor):
 
     def patch_specs(self) -> list[PatchSpec]:
         specs = []
-        for module, cls, kind, plain, streaming in _PATCH_TABLE:
+        for (name, cls, kind, plain, streaming), package in itertools.product(_PATCH_TABLE, _PACKAGES):
+            module = f"{package}.{name}"
             for method, stream in ((plain, False), (streaming, True)):
                 if method is None:
                     continue
@@ -68,5 +73,7 @@ class MistralAIInstrumentor(TokensInstrumentor):
                 specs.append(
                     PatchSpec(module, f"{cls}.{method}_async", functools.partial(_async, endpoint=endpoint))
                 )
-        specs.append(PatchSpec(_sdk_tracing.MODULE, _sdk_tracing.TARGET, _sdk_tracing.make_wrapper))
+        specs.extend(
+            PatchSpec(m, _sdk_tracing.TARGET, _sdk_tracing.make_wrapper) for m in _sdk_tracing.MODULES
+        )
         return specs

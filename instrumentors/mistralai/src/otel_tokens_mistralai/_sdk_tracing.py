@@ -1,10 +1,10 @@
 """Coexistence with the OpenTelemetry tracing built into the mistralai SDK.
 
-The SDK has a request hook (``mistralai.client._hooks.tracing``) that opens a GenAI span of its
-own per call, with ``gen_ai.usage.*`` counts and the prompt and reply texts. mistralai 2.0-2.4
-does so whenever a global tracer provider is set; from 2.5 only after an opt-in
-(``MISTRAL_SDK_TELEMETRY`` or ``mistralai.extra.observability.configure_telemetry``). Left alone,
-a call we record would show up as two spans with the same token counts in the same backend, and
+The SDK has a request hook (``mistralai.client._hooks.tracing``, ``mistralai._hooks.tracing`` in
+1.x) that opens a GenAI span of its own per call, with ``gen_ai.usage.*`` counts and the prompt
+and reply texts. mistralai 1.10-2.4 does so whenever a global tracer provider is set; from 2.5
+only after an opt-in (``MISTRAL_SDK_TELEMETRY`` or ``mistralai.extra.observability.configure_telemetry``).
+Left alone, a call we record would show up as two spans with the same token counts in the same backend, and
 anything that derives metrics from spans would count its tokens twice.
 
 So while otel-tokens records a call (ours, or an outer instrumented layer's), the hook's tracer
@@ -21,7 +21,7 @@ from typing import Any
 
 from otel_tokens.record import in_instrumented_call
 
-MODULE = "mistralai.client._hooks.tracing"
+MODULES = ("mistralai.client._hooks.tracing", "mistralai._hooks.tracing")
 TARGET = "get_or_create_otel_tracer"
 """Imported by name into the hook's module, which looks it up there on every request."""
 

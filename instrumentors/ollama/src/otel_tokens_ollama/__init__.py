@@ -75,7 +75,9 @@ def _make_wrapper(recorder: Recorder, endpoint: OllamaEndpoint, is_async: bool) 
     if _Current.state[0] is not recorder:
         _Current.state = (recorder, {})
 
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         shell = _shell(endpoint, is_async)
         if shell is None:
             return wrapped(*args, **kwargs)

@@ -44,7 +44,9 @@ class OllamaEndpoint:
         model = model if isinstance(model, str) and model else None
         host, port = _client_address(instance)
         # Copied now: programs often append the reply to the same list right after the call.
-        messages = list(arguments.get("messages") or ()) if kind == ex.CHAT else ex.generate_messages(arguments)
+        messages = (
+            list(arguments.get("messages") or ()) if kind == ex.CHAT else ex.generate_messages(arguments)
+        )
 
         def estimate(tokenizer: Tokenizer, for_model: str | None = model) -> Estimate:
             return ex.count_prompt(tokenizer, for_model, kind, arguments, messages)
@@ -78,7 +80,11 @@ class OllamaEndpoint:
 
 def complete(result: CallResult, final: Any, plan: Plan) -> CallResult:
     """``result``, with the prompt estimated as a full cache read when the server left its count out."""
-    if plan.cached_prompt is not None and result.usage is not None and ex.is_cached_prompt(final, result.usage):
+    if (
+        plan.cached_prompt is not None
+        and result.usage is not None
+        and ex.is_cached_prompt(final, result.usage)
+    ):
         result.usage = ex.cached_prompt_usage(result.usage, plan.cached_prompt())
     return result
 
