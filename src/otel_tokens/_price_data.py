@@ -11,7 +11,7 @@ import math
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -123,9 +123,15 @@ class Rates:
     def scaled(self, factor: float) -> Rates:
         if factor == 1.0:
             return self
-        return Rates(*(None if rate is None else rate * factor for rate in astuple(self)))
+        search_unit = None if self.search_unit is None else self.search_unit * factor
+        return replace(
+            self,
+            **{name: getattr(self, name) * factor for name in _TOKEN_RATES},
+            search_unit=search_unit,
+        )
 
 
+_TOKEN_RATES = tuple(f.name for f in fields(Rates) if f.name != "search_unit")
 ZERO_RATES = Rates(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 Bands = tuple[Rates, tuple[tuple[float, Rates], ...]]
 """Rates up to the first long-context tier, then (total-input threshold, rates), highest first."""
