@@ -48,6 +48,7 @@ INPUT_HEADER = "x-amzn-bedrock-input-token-count"
 OUTPUT_HEADER = "x-amzn-bedrock-output-token-count"
 CACHE_READ_HEADER = "x-amzn-bedrock-cache-read-input-token-count"
 CACHE_WRITE_HEADER = "x-amzn-bedrock-cache-write-input-token-count"
+TIER_HEADER = "x-amzn-bedrock-service-tier"
 METRICS_KEY = "amazon-bedrock-invocationMetrics"
 
 _ROUTE = re.compile(
@@ -55,6 +56,7 @@ _ROUTE = re.compile(
 )
 _GEO_PREFIX = re.compile(r"^(?:us|us-gov|eu|apac|au|jp|ca|in|global)\.")
 _TEXT_KEYS = frozenset({"messages", "system", "prompt", "inputText", "texts", "message", "chat_history"})
+_NOT_TEXT = frozenset({"role", "type", "cache_control", "anthropic_version"})
 _STRING = 7  # event-stream header value type: UTF-8 string
 _ERROR_CODES = {
     400: "ValidationException",
@@ -101,7 +103,10 @@ def dispatch(request: ReceivedRequest, scenario: Scenario) -> Reply:
     if op == "invoke":
         family = family_of(model_id, body)
         reply = _json_reply(_INVOKE_BODIES[family](call), scenario)
-        return Reply(reply.status, reply.content_type, reply.body, headers=_token_headers(call, family))
+        token_headers = _token_headers(call, family)
+        if TIER_HEADER in request.headers:
+            token_headers[TIER_HEADER] = request.headers[TIER_HEADER]  # echoed: the tier that served the call
+        return Reply(reply.status, reply.content_type, reply.body, headers=token_headers)
     if op == "converse-stream":
         events = converse_stream_events(call)
         headers: dict[str, str] = {}
@@ -226,7 +231,7 @@ def _text_chars(value: Any, counted: bool = False) -> int:
     if isinstance(value, list):
         return sum(_text_chars(item, counted) for item in value)
     if isinstance(value, dict):
-        return sum(_text_chars(v, counted or k in _TEXT_KEYS) for k, v in value.items())
+        return sum(_text_chars(v, counted or k in _TEXT_KEYS) for k, v in value.items() if k not in _NOT_TEXT)
     return 0
 
 
@@ -290,6 +295,8 @@ def converse_response(call: _Call) -> JSON:
     }
     if call.usage:
         result["usage"] = _converse_usage(call)
+    if isinstance(call.body.get("serviceTier"), dict):
+        result["serviceTier"] = call.body["serviceTier"]  # echoed: the tier that served the call
     return result
 
 

@@ -9,9 +9,11 @@ Usage, v1 in `meta`, v2 chat in `usage`: `billed_units` has the scenario's `prom
 `completion_tokens` (derived from the text when unset, as for OpenAI); `tokens` (the raw counts) adds
 `PREAMBLE_TOKENS` to the input and `END_TOKENS` to the output, as the recorded responses show
 (69 raw against 7 billed input tokens for one short message). `usage_fields` replace keys of that block
-verbatim (e.g. `{"tokens": {...}}`). A rerank bills `search_units` only (one per 100 documents, unless
-`usage_fields` says otherwise); an embed bills input tokens only; `/v1/generate` reports no raw tokens.
-Errors are `{"message": ...}` bodies with the scenario's status.
+verbatim (e.g. `{"tokens": {...}}`); `cached_tokens` adds Cohere's `cached_tokens` count. A rerank bills
+`search_units` only (one per 100 documents, unless `usage_fields` says otherwise); an embed bills input
+tokens only; `/v1/generate` reports no raw tokens, and a generate stream no usage at all (the SDK's
+`GenerateStreamEndResponse` has no `meta`). Errors are `{"message": ...}` bodies with the scenario's status.
+`malformed` cuts the JSON body, or a stream's first event, in half.
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ def v1_chat_stream(body: JSON, scenario: Scenario) -> list[Event]:
         _line({"is_finished": False, "event_type": "stream-start", "generation_id": generation_id})
     ]
     events += [
-        (_line({"is_finished": False, "event_type": "text-generation", "text": piece})[0], True)
+        _line({"is_finished": False, "event_type": "text-generation", "text": piece}, True)
         for piece in split_text(final["text"], scenario.chunks)
     ]
     end = {
@@ -195,8 +197,9 @@ def v1_chat_stream(body: JSON, scenario: Scenario) -> list[Event]:
     return events
 
 
-def _line(payload: JSON) -> Event:
-    return dumps(payload) + b"\n", False
+def _line(payload: JSON, content: bool = False) -> Event:
+    """One NDJSON event; `content` marks generated text (what `fail_after_chunks` counts)."""
+    return dumps(payload) + b"\n", content
 
 
 def v2_chat(body: JSON, scenario: Scenario) -> JSON:
@@ -295,7 +298,7 @@ def generate_stream(body: JSON, scenario: Scenario) -> list[Event]:
     final = generate(body, scenario)
     final.pop("meta")
     events: list[Event] = [
-        (_line({"text": piece, "is_finished": False, "event_type": "text-generation"})[0], True)
+        _line({"text": piece, "is_finished": False, "event_type": "text-generation"}, True)
         for piece in split_text(scenario.text, scenario.chunks)
     ]
     finish = final["generations"][0]["finish_reason"]

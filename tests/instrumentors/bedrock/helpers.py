@@ -99,3 +99,15 @@ def converse_reports_cache() -> bool:
 needs_converse_cache = pytest.mark.skipif(
     not converse_reports_cache(), reason="botocore < 1.37.24 drops the Converse cache counts"
 )
+
+
+@functools.cache
+def supports_service_tier() -> bool:
+    """Whether this botocore knows the ``serviceTier`` request parameter (added late 2025)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("bedrock-runtime")
+    return "serviceTier" in model.operation_model("Converse").input_shape.members
+
+
+needs_service_tier = pytest.mark.skipif(not supports_service_tier(), reason="botocore without serviceTier")

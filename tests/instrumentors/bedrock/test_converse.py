@@ -23,6 +23,7 @@ from .helpers import (
     cost,
     details,
     needs_converse_cache,
+    needs_service_tier,
     only_span,
     reinstrument,
     token_points,
@@ -402,3 +403,14 @@ def test_one_hour_cache_writes_from_cache_details(server, client, telemetry):
     assert attributes["gen_ai.usage.input_tokens"] == 510
     assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 500
     assert attributes["otel_tokens.usage.cache_creation_1h.input_tokens"] == 400
+
+
+@needs_service_tier
+def test_served_service_tier_goes_to_pricing(server, client, telemetry, caplog):
+    server.enqueue(Scenario(prompt_tokens=100, completion_tokens=10))
+    response = client.converse(modelId=NOVA, messages=MESSAGES, serviceTier={"type": "priority"})
+    assert response["serviceTier"] == {"type": "priority"}
+    span = only_span(telemetry)
+    # The price data has no Bedrock priority prices yet: standard rate, and a visible warning.
+    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(cost(NOVA_LITE, input=100, output=10))
+    assert any("'priority' service-tier price" in r.getMessage() for r in caplog.records)

@@ -25,6 +25,7 @@ from .helpers import (
     assert_no_secrets,
     cost,
     details,
+    needs_service_tier,
     only_span,
     reinstrument,
     usage_of,
@@ -379,3 +380,15 @@ def test_invoke_stream_content_capture(server, client, telemetry):
         '"finish_reason": "end_turn"}]'
     )
     assert_no_secrets(span)
+
+
+@needs_service_tier
+def test_invoke_model_served_service_tier_goes_to_pricing(server, client, telemetry, caplog):
+    server.enqueue(Scenario(prompt_tokens=100, completion_tokens=10))
+    response = client.invoke_model(
+        modelId="us.amazon.nova-lite-v1:0", body=json.dumps(NOVA_BODY), serviceTier="flex"
+    )
+    assert response["serviceTier"] == "flex"
+    response["body"].read()
+    assert any("'flex' service-tier price" in r.getMessage() for r in caplog.records)
+    assert only_span(telemetry).attributes["gen_ai.usage.input_tokens"] == 100

@@ -13,7 +13,12 @@ from otel_tokens.usage import Usage
     [
         ("gpt-4o-mini", {}, "openai", "gpt-4o-mini"),
         ("anthropic/claude-3-5-haiku-latest", {}, "anthropic", "claude-3-5-haiku-latest"),
-        ("bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0", {}, "aws.bedrock", "us.anthropic.claude-3-5-haiku-20241022-v1:0"),
+        (
+            "bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0",
+            {},
+            "aws.bedrock",
+            "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        ),
         ("bedrock/converse/amazon.nova-lite-v1:0", {}, "aws.bedrock", "amazon.nova-lite-v1:0"),
         ("vertex_ai/gemini-2.5-flash", {}, "gcp.vertex_ai", "gemini-2.5-flash"),
         ("gemini/gemini-2.5-flash", {}, "gcp.gemini", "gemini-2.5-flash"),
@@ -33,7 +38,10 @@ def test_provider_and_model_follow_litellm(model, kwargs, provider, request_mode
 
 def test_unresolvable_model_keeps_the_name_and_an_unknown_provider():
     target = _wrappers.resolve("no-such-model-anywhere", None, None)
-    assert (_extract.provider_name(target.litellm_provider), target.model) == ("litellm", "no-such-model-anywhere")
+    assert (_extract.provider_name(target.litellm_provider), target.model) == (
+        "litellm",
+        "no-such-model-anywhere",
+    )
 
 
 def test_usage_defaults_of_zero_mean_not_reported():
@@ -58,7 +66,8 @@ def test_anthropic_shaped_usage_is_taken_as_the_total_input():
         output_tokens=10,
         cache_read_input_tokens=20,
         cache_creation_input_tokens=1163,
-        reasoning_output_tokens=usage.completion_tokens_details and usage.completion_tokens_details.reasoning_tokens,
+        reasoning_output_tokens=usage.completion_tokens_details
+        and usage.completion_tokens_details.reasoning_tokens,
     )
 
 

@@ -21,7 +21,9 @@ from .helpers import GPT_4O_MINI, MESSAGES, cost, only_span, token_points
 def openai_layer(telemetry):
     """The openai instrumentor too, into the same providers (skipped where the openai SDK is too old)."""
     instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    instrumentor.instrument(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+    )
     if not instrumentor.patches_applied:
         instrumentor.uninstrument()
         pytest.skip("this litellm runs on an openai SDK older than otel-tokens-openai supports")
@@ -29,7 +31,9 @@ def openai_layer(telemetry):
     instrumentor.uninstrument()
 
 
-def assert_counted_once(telemetry: InMemoryTelemetry, scope: str, input_tokens: int, output_tokens: int) -> None:
+def assert_counted_once(
+    telemetry: InMemoryTelemetry, scope: str, input_tokens: int, output_tokens: int
+) -> None:
     span = only_span(telemetry)
     assert span.instrumentation_scope.name == scope
     tokens = token_points(telemetry)
@@ -53,7 +57,10 @@ def test_both_layers_plain(server, openai_api, telemetry, openai_layer):
 def test_both_layers_stream(server, openai_api, telemetry, openai_layer):
     server.enqueue(Scenario(prompt_tokens=40, completion_tokens=9, chunks=3))
     stream = litellm.completion(
-        model="openai/gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True},
+        model="openai/gpt-4o-mini",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
         **openai_api,
     )
     assert len(list(stream)) >= 3
@@ -69,7 +76,10 @@ async def test_both_layers_async(server, openai_api, telemetry, openai_layer):
 async def test_both_layers_async_stream(server, openai_api, telemetry, openai_layer):
     server.enqueue(Scenario(prompt_tokens=40, completion_tokens=9, chunks=3))
     stream = await litellm.acompletion(
-        model="openai/gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True},
+        model="openai/gpt-4o-mini",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
         **openai_api,
     )
     assert len([chunk async for chunk in stream]) >= 3
@@ -99,7 +109,10 @@ async def test_only_the_openai_layer_async_stream(server, openai_api, openai_lay
     LiteLLMInstrumentor().uninstrument()
     server.enqueue(Scenario(prompt_tokens=40, completion_tokens=9, chunks=3))
     stream = await litellm.acompletion(
-        model="openai/gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True},
+        model="openai/gpt-4o-mini",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
         **openai_api,
     )
     async for _ in stream:
@@ -125,7 +138,9 @@ async def test_fallbacks_are_one_logical_call(server, openai_api, telemetry, ope
     server.enqueue(Scenario(error_status=500))
     server.enqueue(Scenario(prompt_tokens=40, completion_tokens=9))
     call = litellm.acompletion if is_async else litellm.completion
-    result = call(model="openai/gpt-4o-mini", messages=MESSAGES, fallbacks=["openai/gpt-4o-mini"], **openai_api)
+    result = call(
+        model="openai/gpt-4o-mini", messages=MESSAGES, fallbacks=["openai/gpt-4o-mini"], **openai_api
+    )
     if is_async:
         await result
     assert len(server.requests) == 2
@@ -157,5 +172,7 @@ async def test_router_acompletion_stream_is_counted_once(server, telemetry, open
 def test_fallbacks_outside_an_event_loop(server, openai_api, telemetry, openai_layer):
     server.enqueue(Scenario(error_status=500))
     server.enqueue(Scenario(prompt_tokens=40, completion_tokens=9))
-    litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, fallbacks=["openai/gpt-4o-mini"], **openai_api)
+    litellm.completion(
+        model="openai/gpt-4o-mini", messages=MESSAGES, fallbacks=["openai/gpt-4o-mini"], **openai_api
+    )
     assert_counted_once(telemetry, "otel_tokens_litellm", 40, 9)

@@ -423,3 +423,16 @@ def test_uninstrument_stops_recording(server, client, telemetry):
     )
     client.chat.complete(model=MODEL, messages=MESSAGES)
     assert len(telemetry.spans()) == 1
+
+
+def test_priority_tier_without_a_known_price_is_priced_as_standard(server, client, telemetry, caplog):
+    # Mistral reports the serving tier inside usage; the price data has no priority price for it.
+    server.enqueue(Scenario(prompt_tokens=100, completion_tokens=10, service_tier="priority"))
+    response = client.chat.complete(model=MODEL, messages=MESSAGES)
+    assert response.usage.service_tier == "priority"
+    span = only_span(telemetry)
+    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(
+        cost(MISTRAL_SMALL, input=100, output=10)
+    )
+    assert "otel_tokens.price.service_tier" not in span.attributes
+    assert any("service-tier price" in r.getMessage() for r in caplog.records)

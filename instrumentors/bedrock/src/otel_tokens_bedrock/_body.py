@@ -20,18 +20,31 @@ import wrapt
 
 from otel_tokens._safety import call_guarded
 from otel_tokens.record import CallResult, Invocation
-from otel_tokens_bedrock._extract import MAX_BODY_BYTES, Counts
+from otel_tokens_bedrock._extract import MAX_BODY_BYTES, Counts, service_tier
 from otel_tokens_bedrock._families import OutputReader
 
 
 class BodyWatcher:
     """Collects the bytes the user reads (up to MAX_BODY_BYTES) and ends the invocation once."""
 
-    __slots__ = ("_invocation", "_headers", "_length", "_seen", "_parts", "_overflow", "_ended", "_lock")
+    __slots__ = (
+        "_invocation",
+        "_headers",
+        "_tier",
+        "_length",
+        "_seen",
+        "_parts",
+        "_overflow",
+        "_ended",
+        "_lock",
+    )
 
-    def __init__(self, invocation: Invocation, headers: Counts | None, length: int | None) -> None:
+    def __init__(
+        self, invocation: Invocation, headers: Counts | None, tier: str | None, length: int | None
+    ) -> None:
         self._invocation = invocation
         self._headers = headers
+        self._tier = tier
         self._length = length
         self._seen = 0
         self._parts: list[bytes] = []
@@ -62,7 +75,7 @@ class BodyWatcher:
         # Guarded apart from the ending: a failure reading the body must not leave the span open.
         result = call_guarded("bedrock body result", self._result)
         if result is None and self._headers is not None:
-            result = CallResult(usage=self._headers.usage())
+            result = CallResult(usage=self._headers.usage(), service_tier=self._tier)
         if error is None:
             self._invocation.finish(result)
         else:
@@ -70,6 +83,7 @@ class BodyWatcher:
 
     def _result(self) -> CallResult:
         reader = OutputReader()
+        reader.tier = self._tier
         complete = not self._overflow and (self._length is None or self._seen >= self._length)
         if complete and self._parts:
             with contextlib.suppress(ValueError):  # not JSON (or cut short): the headers still count
@@ -134,10 +148,8 @@ def observe_body(
     """Watch ``result["body"]`` as the user reads it; end the invocation now if it cannot be watched."""
     body = result.get("body")
     raw = getattr(body, "_raw_stream", None)
+    watcher = BodyWatcher(invocation, headers, service_tier(result.get("serviceTier")), length)
     if raw is None or length == 0:
-        reader = OutputReader()
-        counts = Counts()
-        counts.update(headers)
-        invocation.finish(reader.result(counts))
+        watcher.end(None)
         return
-    body._raw_stream = RawStreamProxy(raw, BodyWatcher(invocation, headers, length))  # type: ignore[union-attr]
+    body._raw_stream = RawStreamProxy(raw, watcher)  # type: ignore[union-attr]

@@ -101,6 +101,13 @@ def content_length(result: Any) -> int | None:
     return number(headers.get("content-length")) if isinstance(headers, Mapping) else None
 
 
+def service_tier(value: Any) -> str | None:
+    """A served ``serviceTier``: ``{"type": "priority"}`` (Converse) or the header's string (InvokeModel)."""
+    if isinstance(value, Mapping):
+        value = value.get("type")
+    return value if isinstance(value, str) and value else None
+
+
 @lru_cache(maxsize=64)
 def server_of(endpoint_url: str) -> tuple[str | None, int | None]:
     """``(server.address, server.port)`` of a client's endpoint URL."""

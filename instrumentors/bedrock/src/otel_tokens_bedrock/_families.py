@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otel_tokens.record import CallResult
-from otel_tokens_bedrock._extract import METRICS_KEY, Counts, block_texts, number
+from otel_tokens_bedrock._extract import METRICS_KEY, Counts, block_texts, number, service_tier
 
 _ANTHROPIC_TYPES = frozenset(
     {"message", "message_start", "message_delta", "content_block_start", "content_block_delta"}
@@ -92,7 +92,7 @@ def _first(source: Mapping[str, Any], *keys: str) -> Any:
 class OutputReader:
     """Accumulates texts, finish reasons, counts, response model and id from documents."""
 
-    __slots__ = ("texts", "reasons", "counts", "metrics", "model", "response_id")
+    __slots__ = ("texts", "reasons", "counts", "metrics", "model", "response_id", "tier")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
@@ -101,6 +101,8 @@ class OutputReader:
         self.metrics: Counts | None = None
         self.model: str | None = None
         self.response_id: str | None = None
+        self.tier: str | None = None
+        """The service tier that served the call (priority, flex...), for pricing."""
 
     def billed(self) -> Counts:
         """The counts to record: the stream's invocation metrics over what the body said."""
@@ -129,6 +131,7 @@ class OutputReader:
             response_id=self.response_id,
             finish_reasons=reasons,
             usage=usage,
+            service_tier=self.tier,
             output_texts=texts if usage is None else None,
             output_messages=output_messages,
         )
@@ -192,6 +195,7 @@ class OutputReader:
             self.texts.extend(block_texts(message.get("content")))
         self._reason(doc.get("stopReason"))
         self.counts.update(usage_counts(doc.get("usage")))
+        self.tier = service_tier(doc.get("serviceTier")) or self.tier
 
     def _event(self, doc: Mapping[str, Any]) -> None:
         """A ConverseStream event, or a Nova InvokeModel stream chunk (same shapes)."""
@@ -226,6 +230,7 @@ class OutputReader:
         metadata = doc.get("metadata")
         if isinstance(metadata, Mapping):
             self.counts.update(usage_counts(metadata.get("usage")))
+            self.tier = service_tier(metadata.get("serviceTier")) or self.tier
 
     def _openai(self, doc: Mapping[str, Any]) -> None:
         self._identity(doc)

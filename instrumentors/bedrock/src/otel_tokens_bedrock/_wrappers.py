@@ -106,36 +106,38 @@ class BedrockEndpoint:
             if stream is None:
                 invocation.finish(None)
             else:
-                result[key] = SyncStreamProxy(stream, EventObserver(invocation, key == "body"))
+                observer = EventObserver(invocation, key == "body")
+                observer.reader.tier = ex.service_tier(result.get("serviceTier"))
+                result[key] = SyncStreamProxy(stream, observer)
         return result
 
 
 class EventObserver:
     """ConverseStream events, or InvokeModelWithResponseStream chunks (decoded JSON, any family)."""
 
-    __slots__ = ("_inv", "_chunks", "_first", "_reader")
+    __slots__ = ("_inv", "_chunks", "_first", "reader")
 
     def __init__(self, invocation: Invocation, chunks: bool) -> None:
         self._inv = invocation
         self._chunks = chunks
         self._first = True
-        self._reader = OutputReader()
+        self.reader = OutputReader()
 
     def on_item(self, event: Any) -> None:
         if self._first:
             self._first = False
             self._inv.first_chunk()
         if not self._chunks:
-            self._reader.add(event)
+            self.reader.add(event)
             return
         chunk = event.get("chunk") if isinstance(event, Mapping) else None
         data = chunk.get("bytes") if isinstance(chunk, Mapping) else None
         if isinstance(data, bytes | str):
             with contextlib.suppress(ValueError):  # a model's odd chunk must not stop the stream
-                self._reader.add(json.loads(data))
+                self.reader.add(json.loads(data))
 
     def on_end(self, error: BaseException | None) -> None:
-        result = self._reader.result(self._reader.billed())
+        result = self.reader.result(self.reader.billed())
         if error is None:
             self._inv.finish(result)
         else:

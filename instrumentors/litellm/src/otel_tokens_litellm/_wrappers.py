@@ -16,7 +16,15 @@ from typing import Any
 from otel_tokens import semconv
 from otel_tokens._streams import SKIP, AsyncStreamProxy, SyncStreamProxy
 from otel_tokens._wrapping import WrapperFn
-from otel_tokens.record import CallRequest, CallResult, Invocation, Recorder, enter_call, exit_call, in_instrumented_call
+from otel_tokens.record import (
+    CallRequest,
+    CallResult,
+    Invocation,
+    Recorder,
+    enter_call,
+    exit_call,
+    in_instrumented_call,
+)
 from otel_tokens.tokenize import Estimate, Tokenizer
 from otel_tokens_litellm import _extract as ex
 
@@ -197,7 +205,11 @@ class StreamObserver:
 
     def on_end(self, error: BaseException | None) -> None:
         head = self._head
-        usage = ex.usage_of(self._usage) if self._usage is not None and _provider_sent_usage(self._stream) else None
+        usage = (
+            ex.usage_of(self._usage)
+            if self._usage is not None and _provider_sent_usage(self._stream)
+            else None
+        )
         result = CallResult(
             response_model=ex.get(head, "model") or None,
             response_id=ex.get(head, "id"),

@@ -62,10 +62,10 @@ def get(obj: Any, name: str) -> Any:
     return value
 
 
-def call_arguments(kind: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The call's arguments by name (positional ones named as the SDK names them)."""
+def call_arguments(kind: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The call's arguments by name (positional ones named as the SDK names them); never mutated."""
     if not args:
-        return dict(kwargs)
+        return kwargs
     return {**dict(zip(POSITIONAL[kind], args, strict=False)), **kwargs}
 
 
@@ -149,8 +149,7 @@ def count_prompt(
             estimate = tokenizer.count_chat_input(model, messages)
         return Estimate(estimate.tokens + ids, estimate.method)
     value = arguments.get("input" if kind == EMBED else "prompt")
-    texts = [value] if isinstance(value, str) else [v for v in value or () if isinstance(v, str)]
-    return tokenizer.count_texts(model, texts)
+    return tokenizer.count_texts(model, [value] if isinstance(value, str) else value or ())
 
 
 # -- usage ---------------------------------------------------------------------------------
@@ -172,8 +171,8 @@ def usage(response: Any, kind: str) -> Usage | None:
 def is_cached_prompt(response: Any, found: Usage | None) -> bool:
     """True for a finished generation whose ``prompt_eval_count`` is absent.
 
-    Ollama (before the llama-server runner) leaves the field out when it is 0, which happens
-    when the whole prompt is already in the model's KV cache: the prompt was read, not evaluated.
+    Ollama leaves a count of 0 out (Go's ``omitempty``); servers of 2024 report 0 prompt tokens
+    evaluated when the whole prompt is already in the model's KV cache: read, not evaluated.
     """
     return found is not None and found.input_tokens is None and get(response, "done") is True
 
