@@ -330,27 +330,21 @@ def print_report(results: dict[str, Any]) -> None:
         "  spans: SimpleSpanProcessor(InMemorySpanExporter), cleared per block; metrics: InMemoryMetricReader"
     )
     print(f"  {SDK_TRACING}")
+    line = harness._line
     harness.print_timing(MESSAGE, f"{MESSAGE}, non-streaming", results["message"])
+    print(line("instrumented / floor", results["message"]["instrumented_over_floor"]))
     stream = results["stream"]
     events = wire.STREAM_EVENTS
     title = f"{STREAM}=True: {events} events ({wire.STREAM_DELTAS} content_block_delta)"
     harness.print_timing(STREAM, title, stream)
-    print(
-        harness._line(
-            "overhead per event", stream["overhead_per_event_us"], f"µs, (instrumented - bare) / {events}"
-        )
-    )
-    print(harness._line("floor overhead per event", stream["floor_overhead_per_event_us"], "µs"))
+    print(line("instrumented / floor", stream["instrumented_over_floor"]))
+    per_event = stream["overhead_per_event_us"]
+    print(line("overhead per event", per_event, f"µs, (instrumented - bare) / {events}"))
+    print(line("floor overhead per event", stream["floor_overhead_per_event_us"], "µs"))
     isolated = stream["isolated_per_event"]["bookkeeping_us"]
     fixed = stream["overhead"]["median"] - isolated * events
-    print(
-        harness._line(
-            "of which per-event bookkeeping", isolated, "µs an event, proxy + observer measured alone"
-        )
-    )
-    print(
-        harness._line("and fixed cost per stream", fixed, "µs: span, pricing, metric points, once per stream")
-    )
+    print(line("of which per-event bookkeeping", isolated, "µs an event, proxy + observer measured alone"))
+    print(line("and the rest, per stream", fixed, "µs: overhead - bookkeeping x events"))
     print(
         f"\nchecks passed: {results['spans_checked']} instrumented calls each left one span with the "
         "expected usage and cost; metric totals match the calls made; floor == ours"

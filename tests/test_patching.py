@@ -100,3 +100,76 @@ def test_module_level_function_is_wrapped_and_restored():
     assert calls == ["fn"]
     patches.remove()
     assert module.completion is completion
+
+
+def test_another_librarys_wrapper_is_wrapped_over_and_kept_on_remove():
+    import wrapt
+
+    module = _module("fake_shared_mod")
+    sys.modules["fake_shared_mod"] = module
+    theirs = []
+    wrapt.wrap_function_wrapper(
+        module.Resource,
+        "create",
+        lambda wrapped, instance, args, kwargs: theirs.append(1) or wrapped(*args, **kwargs),
+    )
+    their_wrapper = module.Resource.__dict__["create"]
+    calls = []
+    patches = PatchSet([PatchSpec("fake_shared_mod", "Resource.create", _maker(calls))], "ours")
+    assert len(patches.applied) == 1  # not skipped because someone else wrapped it first
+    assert module.Resource().create(2) == 4
+    assert (calls, theirs) == (["ours"], [1])
+    patches.remove()
+    assert module.Resource.__dict__["create"] is their_wrapper  # theirs is left alone
+
+
+def test_wrapper_under_another_librarys_stops_recording_on_remove():
+    import wrapt
+
+    module = _module("fake_under_mod")
+    sys.modules["fake_under_mod"] = module
+    calls = []
+    patches = PatchSet([PatchSpec("fake_under_mod", "Resource.create", _maker(calls))], "ours")
+    wrapt.wrap_function_wrapper(
+        module.Resource, "create", lambda wrapped, instance, args, kwargs: wrapped(*args, **kwargs)
+    )
+    assert PatchSet([PatchSpec("fake_under_mod", "Resource.create", _maker(calls))], "again").applied == []
+    patches.remove()
+    assert module.Resource().create(3) == 6
+    assert calls == []  # ours is still in the chain but passes the call through
+
+
+def test_saved_bound_method_records_through_the_set_active_now():
+    module = _module("fake_saved_mod")
+    sys.modules["fake_saved_mod"] = module
+    calls = []
+    specs = [PatchSpec("fake_saved_mod", "Resource.create", _maker(calls))]
+    first = PatchSet(specs, "first")
+    saved = module.Resource().create  # e.g. a client that stored its bound methods at construction
+    first.remove()
+    assert saved(1) == 2 and calls == []  # nothing active: straight through
+    second = PatchSet(specs, "second")  # init() again with new settings
+    assert saved(1) == 2 and module.Resource().create(1) == 2
+    assert calls == ["second", "second"]  # each call once, by the set active now
+    second.remove()
+    assert saved(1) == 2 and calls == ["second", "second"]
+
+
+def test_new_set_records_through_a_removed_wrapper_stuck_under_another_librarys():
+    import wrapt
+
+    module = _module("fake_stuck_mod")
+    sys.modules["fake_stuck_mod"] = module
+    calls = []
+    specs = [PatchSpec("fake_stuck_mod", "Resource.create", _maker(calls))]
+    first = PatchSet(specs, "first")
+    wrapt.wrap_function_wrapper(
+        module.Resource, "create", lambda wrapped, instance, args, kwargs: wrapped(*args, **kwargs)
+    )
+    first.remove()
+    second = PatchSet(specs, "second")
+    assert module.Resource().create(2) == 4
+    assert calls == ["second"]  # once: the stuck wrapper hands the call on, nothing wrapped twice
+    second.remove()
+    module.Resource().create(2)
+    assert calls == ["second"]

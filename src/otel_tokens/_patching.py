@@ -57,6 +57,8 @@ class PatchSet:
         self._lock = threading.Lock()
         self._active = True
         self.applied: list[Applied] = []
+        self._delegated: list[tuple[int, str]] = []
+        self._registered: dict[tuple[int, str], Wrapper] = {}
         by_module: dict[str, list[PatchSpec]] = {}
         for spec in specs:
             by_module.setdefault(spec.module, []).append(spec)
@@ -79,21 +81,85 @@ class PatchSet:
                 owner, attribute = _resolve(module, spec)
                 if owner is None:
                     continue
-                if isinstance(owner.__dict__.get(attribute), wrapt.FunctionWrapper):
+                key = (id(owner), attribute)
+                existing = _ours_in_chain(owner.__dict__.get(attribute))
+                if existing is not None and getattr(existing._self_wrapper, _MARK)._active:
                     logger.debug("otel-tokens: %s.%s is already wrapped", spec.module, spec.target)
                     continue
-                wrapt.wrap_function_wrapper(owner, attribute, spec.make_wrapper(self._context))
+                wrapper = spec.make_wrapper(self._context)
+                with _live_lock:
+                    _live[key] = self._registered[key] = wrapper
+                if existing is not None:
+                    # A removed set's wrapper is stuck under another library's: it hands its
+                    # calls to this set's wrapper (see _gated), so there is nothing to wrap.
+                    self._delegated.append(key)
+                    continue
+                # Another library's wrapper (OpenTelemetry's botocore instrumentation...) is no
+                # reason to skip: ours goes on top of it.
+                wrapt.wrap_function_wrapper(owner, attribute, self._gated(wrapper, key))
                 self.applied.append(Applied(owner, attribute))
 
+    def _gated(self, wrapper: Wrapper, key: tuple[int, str]) -> Wrapper:
+        """``wrapper`` while this set is active; afterwards, the wrapper of whichever set is
+        active now for the same method, or a plain pass-through. A wrapper cannot always be
+        taken out: a bound method saved earlier, an SDK's cached resource object, or another
+        library's wrapper on top still refer to it. Re-instrumenting (``init()`` with new
+        settings) then neither loses those calls nor counts them twice."""
+
+        def gated(
+            wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            if self._active:
+                return wrapper(wrapped, instance, args, kwargs)
+            live = _live.get(key)
+            if live is not None:
+                return live(wrapped, instance, args, kwargs)
+            return wrapped(*args, **kwargs)
+
+        setattr(gated, _MARK, self)
+        return gated
+
     def remove(self) -> None:
-        """Put the original functions back; patches pending on import are cancelled."""
+        """Put the original functions back; patches pending on import are cancelled.
+
+        A wrapper of ours with another library's on top stays in place but passes calls through.
+        """
         with self._lock:
             self._active = False
             for item in self.applied:
                 current = item.owner.__dict__.get(item.attribute)
-                if isinstance(current, wrapt.FunctionWrapper):
+                self._unregister((id(item.owner), item.attribute))
+                if (
+                    isinstance(current, wrapt.FunctionWrapper)
+                    and getattr(current._self_wrapper, _MARK, None) is self
+                ):
                     setattr(item.owner, item.attribute, current.__wrapped__)
+            for key in self._delegated:
+                self._unregister(key)
             self.applied.clear()
+            self._delegated.clear()
+
+    def _unregister(self, key: tuple[int, str]) -> None:
+        with _live_lock:
+            mine = self._registered.pop(key, None)
+            if mine is not None and _live.get(key) is mine:
+                del _live[key]
+
+
+_MARK = "__otel_tokens_patch_set__"
+# (id(owner), attribute) -> the wrapper of the set now active for that method (owners are
+# classes and modules, which live as long as the process).
+_live: dict[tuple[int, str], Wrapper] = {}
+_live_lock = threading.Lock()
+
+
+def _ours_in_chain(value: Any) -> Any:
+    """The first wrapper of ours in a chain of wrapt wrappers, or None."""
+    while isinstance(value, wrapt.FunctionWrapper):
+        if getattr(value._self_wrapper, _MARK, None) is not None:
+            return value
+        value = value.__wrapped__
+    return None
 
 
 def _resolve(module: ModuleType, spec: PatchSpec) -> tuple[Any, str]:

@@ -9,6 +9,7 @@ cache writes, the conventions' total).
 from __future__ import annotations
 
 import dataclasses
+from importlib.metadata import version
 from typing import Any
 
 import litellm
@@ -17,6 +18,10 @@ import pytest
 from tests._recorded import exchange_params, raw_response
 
 from .helpers import only_span
+
+# Older litellm releases (1.78 at least) drop usage sent on a stream's finish chunk (DeepSeek's
+# shape) and hand the user counts of their own; we then record an estimate, flagged as one.
+_KEEPS_INLINE_STREAM_USAGE = tuple(int(p) for p in version("litellm").split(".")[:2]) >= (1, 106)
 
 _OPENAI = [
     p
@@ -92,6 +97,9 @@ def replay(server: Any, exchange: dict[str, Any]) -> int:
 def test_recorded_usage_is_what_we_record(server, telemetry, exchange):
     items = replay(server, exchange)
     attributes = dict(only_span(telemetry).attributes)
+    if exchange["provider"] == "deepseek" and not _KEEPS_INLINE_STREAM_USAGE:
+        assert attributes["otel_tokens.usage.estimated"] is True
+        pytest.xfail("this litellm drops usage sent on the finish chunk")
     if exchange["expected_usage"] is None:
         # No usage on the wire (litellm counts its own): estimated and flagged, never passed off as billed.
         assert attributes["otel_tokens.usage.estimated"] is True
