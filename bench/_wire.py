@@ -114,7 +114,8 @@ def make_client(streaming: bool = False) -> openai.OpenAI:
         api_key="sk-bench",
         base_url=BASE_URL,
         max_retries=0,
-        http_client=openai.DefaultHttpxClient(transport=transport),
+        # openai 2.x defaults to httpx and 3.x to httpx2; the httpx2 client works on both.
+        http_client=openai.DefaultHttpx2Client(transport=transport),
     )
 
 
