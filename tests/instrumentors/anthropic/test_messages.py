@@ -33,7 +33,11 @@ def test_create_span_attributes_usage_and_cost(server, client, telemetry):
             messages=MESSAGES,
             system="Be brief.",
             stop_sequences=["END"],
-            extra_body={"temperature": 0.2, "top_p": 0.9},  # anthropic 2.x has no such parameters
+            extra_body={
+                "temperature": 0.2,
+                "top_p": 0.9,
+                "top_k": 40,
+            },  # anthropic 2.x has no such parameters
         )
     assert message.usage.input_tokens == 40  # the user gets the SDK's own object, unchanged
     span = only_span(telemetry)
@@ -49,6 +53,7 @@ def test_create_span_attributes_usage_and_cost(server, client, telemetry):
         "gen_ai.request.max_tokens": 100,
         "gen_ai.request.temperature": 0.2,
         "gen_ai.request.top_p": 0.9,
+        "gen_ai.request.top_k": 40,
         "gen_ai.request.stop_sequences": ("END",),
         "otel_tokens.tag.team": "search",
         "otel_tokens.tag.feature": "autocomplete",

@@ -40,7 +40,7 @@ def test_generate_span_attributes_usage_and_cost(server, client, telemetry):
             model=MODEL,
             contents=PROMPT,
             config=types.GenerateContentConfig(
-                temperature=0.2, top_p=0.9, max_output_tokens=100, seed=7, stop_sequences=["END"]
+                temperature=0.2, top_p=0.9, top_k=40, max_output_tokens=100, seed=7, stop_sequences=["END"]
             ),
         )
     assert response.text == "Hello!"  # the user gets the SDK's own object, unchanged
@@ -58,6 +58,7 @@ def test_generate_span_attributes_usage_and_cost(server, client, telemetry):
         "server.port": server.port,
         "gen_ai.request.temperature": 0.2,
         "gen_ai.request.top_p": 0.9,
+        "gen_ai.request.top_k": 40.0,
         "gen_ai.request.max_tokens": 100,
         "gen_ai.request.seed": 7,
         "gen_ai.request.stop_sequences": ("END",),

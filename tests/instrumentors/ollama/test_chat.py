@@ -19,7 +19,14 @@ def test_chat_span_attributes_usage_and_zero_cost(server, client, telemetry):
         response = client.chat(
             model="llama3",
             messages=MESSAGES,
-            options={"temperature": 0.2, "top_p": 0.9, "seed": 7, "num_predict": 100, "stop": ["END"]},
+            options={
+                "temperature": 0.2,
+                "top_p": 0.9,
+                "top_k": 40,
+                "seed": 7,
+                "num_predict": 100,
+                "stop": ["END"],
+            },
             format="json",
         )
     assert isinstance(response, ollama.ChatResponse)  # the user gets the SDK's own object, unchanged
@@ -35,6 +42,7 @@ def test_chat_span_attributes_usage_and_zero_cost(server, client, telemetry):
         "server.port": server.port,
         "gen_ai.request.temperature": 0.2,
         "gen_ai.request.top_p": 0.9,
+        "gen_ai.request.top_k": 40,
         "gen_ai.request.seed": 7,
         "gen_ai.request.max_tokens": 100,
         "gen_ai.request.stop_sequences": ("END",),

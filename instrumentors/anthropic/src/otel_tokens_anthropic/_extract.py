@@ -82,6 +82,7 @@ _PLAIN_PARAMETERS = {
     "max_tokens_to_sample": semconv.GEN_AI_REQUEST_MAX_TOKENS,  # legacy completions
     "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
     "top_p": semconv.GEN_AI_REQUEST_TOP_P,
+    "top_k": semconv.GEN_AI_REQUEST_TOP_K,
 }
 
 

@@ -72,6 +72,7 @@ def provider_for(base_url: str | None, client_type: str) -> tuple[str, str | Non
 _PLAIN_PARAMETERS = {
     "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
     "p": semconv.GEN_AI_REQUEST_TOP_P,
+    "k": semconv.GEN_AI_REQUEST_TOP_K,
     "seed": semconv.GEN_AI_REQUEST_SEED,
     "frequency_penalty": semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY,
     "presence_penalty": semconv.GEN_AI_REQUEST_PRESENCE_PENALTY,

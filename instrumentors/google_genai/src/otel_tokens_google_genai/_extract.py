@@ -98,6 +98,7 @@ def model_name(model: Any) -> str | None:
 _PLAIN_CONFIG = {
     "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
     "top_p": semconv.GEN_AI_REQUEST_TOP_P,
+    "top_k": semconv.GEN_AI_REQUEST_TOP_K,
     "max_output_tokens": semconv.GEN_AI_REQUEST_MAX_TOKENS,
     "seed": semconv.GEN_AI_REQUEST_SEED,
     "presence_penalty": semconv.GEN_AI_REQUEST_PRESENCE_PENALTY,

@@ -104,6 +104,7 @@ def argument(args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str, positi
 _PLAIN_PARAMETERS = {
     "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
     "top_p": semconv.GEN_AI_REQUEST_TOP_P,
+    "top_k": semconv.GEN_AI_REQUEST_TOP_K,
     "frequency_penalty": semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY,
     "presence_penalty": semconv.GEN_AI_REQUEST_PRESENCE_PENALTY,
     "seed": semconv.GEN_AI_REQUEST_SEED,

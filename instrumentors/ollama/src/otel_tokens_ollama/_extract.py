@@ -75,6 +75,7 @@ def call_arguments(kind: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
 _OPTIONS = {
     "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
     "top_p": semconv.GEN_AI_REQUEST_TOP_P,
+    "top_k": semconv.GEN_AI_REQUEST_TOP_K,
     "seed": semconv.GEN_AI_REQUEST_SEED,
     "num_predict": semconv.GEN_AI_REQUEST_MAX_TOKENS,
     "frequency_penalty": semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY,
