@@ -1,7 +1,8 @@
 """A realistic instrumented workload against the local fake provider, printing what was recorded.
 
 Run with ``uv run otel-tokens-demo`` (or ``python -m otel_tokens.demo``). Needs no account and
-no network: the real openai SDK talks to otel-tokens' fake provider server on 127.0.0.1.
+no network: the real openai, anthropic, google-genai, boto3, cohere and ollama SDKs (those that
+are installed) talk to otel-tokens' fake provider server on 127.0.0.1.
 Set ``OTEL_EXPORTER_OTLP_ENDPOINT`` to also send the telemetry to a collector.
 """
 
@@ -108,6 +109,77 @@ def run_workload(base_url: str, server: FakeProviderServer) -> None:
             )
 
 
+def run_other_providers(base_url: str, server: FakeProviderServer) -> None:
+    """The same product's other providers; each part runs only if its SDK is installed."""
+    with contextlib.suppress(ImportError), otel_tokens.tags(team="support", feature="ticket-summary"):
+        import anthropic
+
+        claude = anthropic.Anthropic(base_url=base_url, api_key="sk-ant-demo", max_retries=0)
+        # Prompt caching: 200 tokens written to the cache on the first call, read on the second.
+        for written, read in ((2048, 0), (0, 2048)):
+            server.enqueue(
+                Scenario(
+                    prompt_tokens=150,
+                    cache_creation_tokens=written,
+                    cached_tokens=read,
+                    completion_tokens=220,
+                    text="Summary: parcel damaged in transit; refund issued.",
+                )
+            )
+            with claude.messages.stream(
+                model="claude-sonnet-4-5",
+                max_tokens=400,
+                system=[
+                    {"type": "text", "text": "Ticket history...", "cache_control": {"type": "ephemeral"}}
+                ],
+                messages=[{"role": "user", "content": "Summarise ticket #4412"}],
+            ) as stream:
+                stream.get_final_message()
+
+    with contextlib.suppress(ImportError), otel_tokens.tags(team="research", feature="market-scan"):
+        from google import genai
+        from google.genai import types
+
+        gemini = genai.Client(
+            api_key="demo-key", http_options=types.HttpOptions(base_url=base_url, api_version="v1beta")
+        )
+        # A thinking model: thoughts are billed as output but reported beside the candidates.
+        server.enqueue(Scenario(prompt_tokens=2400, completion_tokens=600, reasoning_tokens=1400))
+        gemini.models.generate_content(model="gemini-2.5-flash", contents="Compare three e-reader prices")
+
+    with contextlib.suppress(ImportError), otel_tokens.tags(team="search", feature="query-rewrite"):
+        import boto3
+        from botocore.config import Config
+
+        bedrock = boto3.client(
+            "bedrock-runtime",
+            endpoint_url=base_url,
+            region_name="us-east-1",
+            aws_access_key_id="AKIADEMO",
+            aws_secret_access_key="demo-secret",
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+        # A cross-region inference profile: priced as the model inside it.
+        server.enqueue(Scenario(prompt_tokens=640, completion_tokens=40))
+        bedrock.converse(
+            modelId="us.amazon.nova-lite-v1:0",
+            messages=[{"role": "user", "content": [{"text": "rewrite: cheap dune books"}]}],
+        )
+
+    with contextlib.suppress(ImportError), otel_tokens.tags(team="platform", feature="rag-index"):
+        import cohere
+
+        reranker = cohere.ClientV2(api_key="demo-key", base_url=base_url)
+        # Billed in search units, which need a per_search_unit override to be priced.
+        reranker.rerank(model="rerank-v3.5", query="dune", documents=["Dune", "Emma", "Dune Messiah"])
+        import ollama
+
+        local = ollama.Client(host=base_url)
+        # A local model: tokens counted, cost 0 unless an override prices GPU time.
+        server.enqueue(Scenario(prompt_tokens=900, completion_tokens=120))
+        local.chat(model="llama3.1", messages=[{"role": "user", "content": "Tag this chunk"}])
+
+
 def _row(values: Iterable[Any], widths: Iterable[int]) -> str:
     cells = zip(values, widths, strict=True)
     return "  ".join(str(v).ljust(w) if i < 3 else str(v).rjust(w) for i, (v, w) in enumerate(cells))
@@ -116,7 +188,7 @@ def _row(values: Iterable[Any], widths: Iterable[int]) -> str:
 def report(telemetry: InMemoryTelemetry) -> str:
     """The recorded spans as a table, then spend by team and by model."""
     lines = []
-    widths = (22, 24, 28, 6, 6, 6, 9, 9, 9)
+    widths = (24, 24, 28, 6, 6, 6, 9, 9, 9)
     header = ("call", "model", "team/feature", "input", "cached", "output", "reasoning", "cost USD", "note")
     lines.append(_row(header, widths))
     by_team: dict[str, float] = defaultdict(float)
@@ -134,7 +206,7 @@ def report(telemetry: InMemoryTelemetry) -> str:
         lines.append(
             _row(
                 (
-                    span.name[:22],
+                    f"{a.get('gen_ai.provider.name', '?')} {a.get('gen_ai.operation.name', '')}"[:24],
                     a.get("gen_ai.response.model", a.get("gen_ai.request.model", ""))[:24],
                     team,
                     a.get("gen_ai.usage.input_tokens", "-"),
@@ -149,7 +221,7 @@ def report(telemetry: InMemoryTelemetry) -> str:
         )
         if amount is not None:
             by_team[a.get("otel_tokens.tag.team", "(untagged)")] += amount
-            by_model[a.get("gen_ai.response.model", "?")] += amount
+            by_model[a.get("gen_ai.response.model") or a.get("gen_ai.request.model", "?")] += amount
     lines.append("")
     lines.append("spend by team:   " + ", ".join(f"{k} ${v:.4f}" for k, v in sorted(by_team.items())))
     lines.append("spend by model:  " + ", ".join(f"{k} ${v:.4f}" for k, v in sorted(by_model.items())))
@@ -181,8 +253,9 @@ def main() -> None:
     otel_tokens.init(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
     with FakeProviderServer() as server:
         clients = otel_tokens.instrumented_clients()
-        print(f"fake OpenAI-compatible provider on {server.url}; instrumented: {clients}")
+        print(f"fake provider server on {server.url}; instrumented: {clients}")
         run_workload(server.url, server)
+        run_other_providers(server.url, server)
     otel_tokens.flush()
     print(report(telemetry))
     otel_tokens.shutdown()

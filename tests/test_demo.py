@@ -1,0 +1,30 @@
+"""The README's first command: the demo workload runs offline and reports what it recorded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_demo_records_every_provider_with_tokens_cost_and_tags():
+    env = {"PATH": ""}  # no OTEL_EXPORTER_OTLP_ENDPOINT: nothing leaves the machine
+    done = subprocess.run(
+        [sys.executable, "-m", "otel_tokens.demo"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()]
+    # One row per recorded call: provider, operation, model, tags, input, cached, output, reasoning, cost.
+    expected = [
+        "anthropic chat claude-sonnet-4-5 support/ticket-summary 2198 0 220 - 0.011430",
+        "anthropic chat claude-sonnet-4-5 support/ticket-summary 2198 2048 220 - 0.004364",
+        "gcp.gemini generate_cont gemini-2.5-flash research/market-scan 2400 - 2000 1400 0.005720",
+        "aws.bedrock chat us.amazon.nova-lite-v1:0 search/query-rewrite 640 - 40 - 0.000048",
+        "ollama chat llama3.1 platform/rag-index 900 - 120 - 0.000000",
+        "cohere rerank rerank-v3.5 platform/rag-index - - - - - unpriced",
+        "openai chat gpt-5-2025-08-07 research/pricing-agent 5200 0 800 512 0.029000 priority",
+    ]
+    for row in expected:
+        assert row.split() in rows, row
+    assert any(row[-1:] == ["RateLimitError"] for row in rows)
+    assert any(row[-1:] == ["estimated"] for row in rows)
+    assert "unpriced calls 2" in done.stdout
