@@ -50,7 +50,9 @@ def test_v1_history_becomes_chat_messages():
 
 
 def test_request_attributes_skip_omitted_and_embed_truncation():
-    assert _extract.request_attributes("chat", {"temperature": ..., "p": None, "k": 5}, False) == {}
+    assert _extract.request_attributes("chat", {"temperature": ..., "p": None, "k": 5}, False) == {
+        "gen_ai.request.top_k": 5
+    }
     assert _extract.request_attributes(
         "embeddings", {"max_tokens": 512, "embedding_types": ["int8"]}, False
     ) == {"gen_ai.request.encoding_formats": ["int8"]}
