@@ -16,26 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from otel_tokens import semconv
+from otel_tokens._fields import get
 from otel_tokens.record import CallResult
 from otel_tokens.usage import Usage
-
-_NOT_MAPPINGS: set[type] = set()
-
-
-def get(obj: Any, name: str) -> Any:
-    """``obj.name`` or ``obj[name]``; ``None`` when absent."""
-    if obj is None:
-        return None
-    kind = type(obj)
-    if kind is dict:
-        return obj.get(name)
-    value = getattr(obj, name, None)
-    # The abstract Mapping check is slow: asked once per type, not once per field.
-    if value is None and kind not in _NOT_MAPPINGS:
-        if isinstance(obj, Mapping):
-            return obj.get(name)
-        _NOT_MAPPINGS.add(kind)
-    return value
 
 
 def given(value: Any) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from otel_tokens import semconv
+from otel_tokens._fields import get
 from otel_tokens.record import CallResult
 from otel_tokens.usage import Usage
 
@@ -81,15 +82,6 @@ def server(api_base: str | None) -> tuple[str | None, int | None]:
     except ValueError:
         return None, None
     return (parts.hostname or None), port
-
-
-def get(obj: Any, name: str) -> Any:
-    """``obj.name`` or ``obj[name]``; ``None`` when absent."""
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
 
 
 def argument(args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str, position: int) -> Any:

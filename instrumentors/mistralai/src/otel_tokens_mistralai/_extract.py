@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from otel_tokens import semconv
+from otel_tokens._fields import get
 from otel_tokens.record import CallResult
 from otel_tokens.usage import Usage
 
@@ -22,18 +23,6 @@ DEFAULT_SERVER_URL = "https://api.mistral.ai"
 def given(value: Any) -> bool:
     """False for None and the SDK's ``UNSET`` sentinel (an instance of its ``Unset`` model)."""
     return value is not None and type(value).__name__ != "Unset"
-
-
-def get(obj: Any, name: str) -> Any:
-    """``obj.name`` or ``obj[name]``; ``None`` when absent or ``UNSET``.
-
-    Usage fields the SDK's model does not declare (``prompt_tokens_details``) are pydantic
-    extras: plain dicts, reached through the model's attribute access like declared fields.
-    """
-    if obj is None:
-        return None
-    value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-    return value if given(value) else None
 
 
 def server_of(url: str) -> tuple[str | None, int | None]:

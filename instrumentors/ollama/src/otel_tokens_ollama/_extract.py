@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_tokens import semconv
+from otel_tokens._fields import get
 from otel_tokens.record import CallResult
 from otel_tokens.tokenize import Estimate, Tokenizer
 from otel_tokens.usage import Usage
@@ -42,24 +43,6 @@ POSITIONAL = {
     EMBED: ("model", "input", "truncate", "options", "keep_alive", "dimensions"),
     EMBEDDINGS: ("model", "prompt", "options", "keep_alive"),
 }
-
-_NOT_MAPPINGS: set[type] = set()
-
-
-def get(obj: Any, name: str) -> Any:
-    """``obj.name`` or ``obj[name]``; ``None`` when absent."""
-    if obj is None:
-        return None
-    kind = type(obj)
-    if kind is dict:
-        return obj.get(name)
-    value = getattr(obj, name, None)
-    # The abstract Mapping check is slow next to getattr: made once per type, not per field.
-    if value is None and kind not in _NOT_MAPPINGS:
-        if isinstance(obj, Mapping):
-            return obj.get(name)
-        _NOT_MAPPINGS.add(kind)
-    return value
 
 
 def call_arguments(kind: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
