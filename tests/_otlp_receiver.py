@@ -1,4 +1,8 @@
-"""A minimal OTLP/HTTP receiver on 127.0.0.1 for tests: decodes exported spans and metric names."""
+"""A minimal OTLP/HTTP receiver on 127.0.0.1 for tests: decodes exported spans and metric names.
+
+It also keeps every request's headers and raw (decompressed) body, so a test can prove what a
+sender did or did not put on the wire.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ class OtlpReceiver:
     def __init__(self) -> None:
         self.spans: list[dict[str, Any]] = []
         self.metrics: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
         self.lock = threading.Lock()
         receiver = self
 
@@ -32,7 +37,7 @@ class OtlpReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
-                receiver._ingest(self.path, body)
+                receiver._ingest(self.path, body, dict(self.headers.items()))
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
@@ -56,8 +61,9 @@ class OtlpReceiver:
         self._server.shutdown()
         self._server.server_close()
 
-    def _ingest(self, path: str, body: bytes) -> None:
+    def _ingest(self, path: str, body: bytes, headers: dict[str, str]) -> None:
         with self.lock:
+            self.requests.append((path, headers, body))
             if path.endswith("/v1/traces"):
                 request = ExportTraceServiceRequest.FromString(body)
                 for resource_spans in request.resource_spans:
@@ -67,7 +73,12 @@ class OtlpReceiver:
                             self.spans.append(
                                 {
                                     "name": span.name,
+                                    "span_id": span.span_id.hex(),
                                     "attributes": {a.key: _value(a.value) for a in span.attributes},
+                                    "events": [
+                                        {"name": e.name, "attributes": {a.key: _value(a.value) for a in e.attributes}}
+                                        for e in span.events
+                                    ],
                                     "resource": resource,
                                 }
                             )

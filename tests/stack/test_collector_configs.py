@@ -1,0 +1,111 @@
+"""Every shipped collector config passes the real collector's `validate`, and the slim build has
+exactly the components those configs use."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import ROOT
+
+CONFIG_DIR = ROOT / "collector-config"
+MANIFEST = CONFIG_DIR / "builder-config.yaml"
+TARGETS = sorted((CONFIG_DIR / "targets").glob("*.env"))
+OVERLAYS = sorted((CONFIG_DIR / "overlays").glob("*.yaml"))
+SECTIONS = ("receivers", "processors", "exporters", "extensions", "connectors")
+
+BACKEND_ENV = {"OTEL_TOKENS_BACKEND_ENDPOINT": "https://otlp.example.com"}
+AGENT_ENV = {"OTEL_TOKENS_GATEWAY_ENDPOINT": "gateway.example.com:4317"}
+
+
+def validate(collector: str, configs: list[Path], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    argv = [collector, "validate", *(f"--config={c}" for c in configs)]
+    # Only the variables given: nothing from the developer's shell leaks into what is validated.
+    return subprocess.run(argv, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env}, timeout=60)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines as `set -a; . file` reads them (single quotes are shell quoting)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip().removeprefix("'").removesuffix("'")
+    return values
+
+
+def test_gateway_validates(collector_bin):
+    result = validate(collector_bin, [CONFIG_DIR / "gateway.yaml"], BACKEND_ENV)
+    assert result.returncode == 0, result.stderr
+
+
+def test_gateway_refuses_to_start_without_a_backend_endpoint(collector_bin):
+    result = validate(collector_bin, [CONFIG_DIR / "gateway.yaml"], {})
+    assert result.returncode != 0
+    assert "otlp_http/backend" in result.stderr and "endpoint" in result.stderr
+
+
+def test_gateway_takes_backend_headers_as_a_map_from_the_environment(collector_bin):
+    env = {**BACKEND_ENV, "OTEL_TOKENS_BACKEND_HEADERS": '{"x-honeycomb-team": "k", "x-honeycomb-dataset": "d"}'}
+    assert validate(collector_bin, [CONFIG_DIR / "gateway.yaml"], env).returncode == 0
+    # A value that is not a map is refused, not sent as a garbled header.
+    bad = validate(collector_bin, [CONFIG_DIR / "gateway.yaml"], {**BACKEND_ENV, "OTEL_TOKENS_BACKEND_HEADERS": "k=v"})
+    assert bad.returncode != 0
+    assert "headers" in bad.stderr
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.stem)
+def test_gateway_with_each_overlay_validates(collector_bin, overlay):
+    env = {} if overlay.stem == "local-debug" else BACKEND_ENV
+    result = validate(collector_bin, [CONFIG_DIR / "gateway.yaml", overlay], env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_agent_validates(collector_bin):
+    result = validate(collector_bin, [CONFIG_DIR / "agent.yaml"], AGENT_ENV)
+    assert result.returncode == 0, result.stderr
+    assert validate(collector_bin, [CONFIG_DIR / "agent.yaml"], {}).returncode != 0
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda p: p.stem)
+def test_each_backend_target_validates_with_the_overlay_it_names(collector_bin, target):
+    text = target.read_text()
+    configs = [CONFIG_DIR / "gateway.yaml"]
+    configs += [CONFIG_DIR / name for name in re.findall(r"--config (overlays/[\w-]+\.yaml)", text)]
+    env = read_env_file(target)
+    assert env["OTEL_TOKENS_BACKEND_ENDPOINT"].startswith(("http://", "https://"))
+    result = validate(collector_bin, configs, env)
+    assert result.returncode == 0, result.stderr
+
+
+def _components_used() -> dict[str, set[str]]:
+    used: dict[str, set[str]] = {section: set() for section in SECTIONS}
+    for path in [CONFIG_DIR / "gateway.yaml", CONFIG_DIR / "agent.yaml", *OVERLAYS]:
+        config = yaml.safe_load(path.read_text())
+        for section in SECTIONS:
+            used[section] |= {name.split("/")[0] for name in config.get(section) or {}}
+    return used
+
+
+def _components_built(collector: str) -> dict[str, set[str]]:
+    listing = yaml.safe_load(subprocess.run([collector, "components"], capture_output=True, text=True).stdout)
+    return {section: {c["name"] for c in listing.get(section) or []} for section in SECTIONS}
+
+
+def test_the_slim_build_has_exactly_the_components_the_configs_use(collector_bin):
+    assert _components_built(collector_bin) == _components_used()
+
+
+def test_manifest_pins_one_collector_release_and_leaves_out_the_prometheus_server():
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    modules = [entry["gomod"] for section in (*SECTIONS, "providers") for entry in manifest.get(section) or []]
+    versions = {module.split()[1] for module in modules if "/confmap/provider/" not in module}
+    assert versions == {"v0.159.0"}
+    providers = {entry["gomod"].split()[1] for entry in manifest["providers"]}
+    assert providers == {"v1.65.0"}
+    # These two compile much of the Prometheus server (scrape, discovery) into the binary.
+    assert not any("prometheusreceiver" in m or "exporter/prometheusexporter" in m for m in modules)
