@@ -76,7 +76,10 @@ class OtlpReceiver:
                                     "span_id": span.span_id.hex(),
                                     "attributes": {a.key: _value(a.value) for a in span.attributes},
                                     "events": [
-                                        {"name": e.name, "attributes": {a.key: _value(a.value) for a in e.attributes}}
+                                        {
+                                            "name": e.name,
+                                            "attributes": {a.key: _value(a.value) for a in e.attributes},
+                                        }
                                         for e in span.events
                                     ],
                                     "resource": resource,

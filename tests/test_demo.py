@@ -28,3 +28,29 @@ def test_demo_records_every_provider_with_tokens_cost_and_tags():
     assert any(row[-1:] == ["RateLimitError"] for row in rows)
     assert any(row[-1:] == ["estimated"] for row in rows)
     assert "unpriced calls 2" in done.stdout
+
+
+def test_demo_repeats_the_workload_in_rounds():
+    done = subprocess.run(
+        [sys.executable, "-m", "otel_tokens.demo", "--rounds=2", "--pause=0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "round 2/2 done" in done.stdout
+    assert "unpriced calls 4" in done.stdout
+    bedrock = [line for line in done.stdout.splitlines() if line.startswith("aws.bedrock")]
+    assert len(bedrock) == 2
+
+
+def test_demo_refuses_a_round_count_below_one():
+    done = subprocess.run(
+        [sys.executable, "-m", "otel_tokens.demo", "--rounds=0"],
+        capture_output=True,
+        text=True,
+        env={"PATH": ""},
+    )
+    assert done.returncode == 2
+    assert "--rounds must be at least 1" in done.stderr

@@ -8,9 +8,11 @@ Set ``OTEL_EXPORTER_OTLP_ENDPOINT`` to also send the telemetry to a collector.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -247,15 +249,27 @@ def _telemetry() -> InMemoryTelemetry:
     return telemetry
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="otel-tokens-demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=1, help="times to run the workload (default 1)")
+    parser.add_argument("--pause", type=float, default=15.0, help="seconds between rounds (default 15)")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.pause < 0:
+        parser.error("--rounds must be at least 1 and --pause not negative")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     telemetry = _telemetry()
     otel_tokens.init(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
     with FakeProviderServer() as server:
         clients = otel_tokens.instrumented_clients()
         print(f"fake provider server on {server.url}; instrumented: {clients}")
-        run_workload(server.url, server)
-        run_other_providers(server.url, server)
+        for round_number in range(args.rounds):
+            if round_number:
+                # A steady trickle of traffic, so a dashboard's rates have something to show.
+                time.sleep(args.pause)
+            run_workload(server.url, server)
+            run_other_providers(server.url, server)
+            if args.rounds > 1:
+                print(f"round {round_number + 1}/{args.rounds} done", flush=True)
     otel_tokens.flush()
     print(report(telemetry))
     otel_tokens.shutdown()

@@ -84,6 +84,7 @@ def running(
 ) -> Iterator[Program]:
     program = Program(name, argv, log, env)
     try:
+
         def ready() -> bool:
             program.check_running()
             return http_ok(ready_url)

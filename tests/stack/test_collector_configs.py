@@ -25,7 +25,9 @@ AGENT_ENV = {"OTEL_TOKENS_GATEWAY_ENDPOINT": "gateway.example.com:4317"}
 def validate(collector: str, configs: list[Path], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     argv = [collector, "validate", *(f"--config={c}" for c in configs)]
     # Only the variables given: nothing from the developer's shell leaks into what is validated.
-    return subprocess.run(argv, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env}, timeout=60)
+    return subprocess.run(
+        argv, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env}, timeout=60
+    )
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -50,10 +52,15 @@ def test_gateway_refuses_to_start_without_a_backend_endpoint(collector_bin):
 
 
 def test_gateway_takes_backend_headers_as_a_map_from_the_environment(collector_bin):
-    env = {**BACKEND_ENV, "OTEL_TOKENS_BACKEND_HEADERS": '{"x-honeycomb-team": "k", "x-honeycomb-dataset": "d"}'}
+    env = {
+        **BACKEND_ENV,
+        "OTEL_TOKENS_BACKEND_HEADERS": '{"x-honeycomb-team": "k", "x-honeycomb-dataset": "d"}',
+    }
     assert validate(collector_bin, [CONFIG_DIR / "gateway.yaml"], env).returncode == 0
     # A value that is not a map is refused, not sent as a garbled header.
-    bad = validate(collector_bin, [CONFIG_DIR / "gateway.yaml"], {**BACKEND_ENV, "OTEL_TOKENS_BACKEND_HEADERS": "k=v"})
+    bad = validate(
+        collector_bin, [CONFIG_DIR / "gateway.yaml"], {**BACKEND_ENV, "OTEL_TOKENS_BACKEND_HEADERS": "k=v"}
+    )
     assert bad.returncode != 0
     assert "headers" in bad.stderr
 
@@ -102,7 +109,9 @@ def test_the_slim_build_has_exactly_the_components_the_configs_use(collector_bin
 
 def test_manifest_pins_one_collector_release_and_leaves_out_the_prometheus_server():
     manifest = yaml.safe_load(MANIFEST.read_text())
-    modules = [entry["gomod"] for section in (*SECTIONS, "providers") for entry in manifest.get(section) or []]
+    modules = [
+        entry["gomod"] for section in (*SECTIONS, "providers") for entry in manifest.get(section) or []
+    ]
     versions = {module.split()[1] for module in modules if "/confmap/provider/" not in module}
     assert versions == {"v0.159.0"}
     providers = {entry["gomod"].split()[1] for entry in manifest["providers"]}

@@ -63,10 +63,14 @@ def run_round(server: FakeProviderServer) -> None:
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-stack-test-key", max_retries=0)
     # A nightly script nobody tagged: its spend shows up as unallocated.
     server.enqueue(Scenario(model="gpt-4o-mini-2024-07-18", prompt_tokens=9000, completion_tokens=400))
-    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "nightly batch"}])
+    client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "nightly batch"}]
+    )
     with otel_tokens.tags(team="finance", project="forecasting", feature="month-end", cost_center="cc-4100"):
         server.enqueue(Scenario(model="gpt-4o-2024-08-06", prompt_tokens=2500, completion_tokens=350))
-        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "close the books"}])
+        client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "close the books"}]
+        )
     tracer = trace.get_tracer("stack-workload")
     with tracer.start_as_current_span("POST /checkout") as span:
         span.set_attribute("http.request.header.authorization", LEAKED_AUTHORIZATION)
