@@ -355,3 +355,11 @@ def test_rules_load_and_evaluate_on_the_arrived_data(stack):
 def _rules(stack: Stack) -> list[dict[str, Any]]:
     groups = _get_json(f"{stack.prometheus}/api/v1/rules")["data"]["groups"]
     return [rule for group in groups for rule in group["rules"]]
+
+
+def test_prometheus_scrapes_the_gateways_own_telemetry(stack):
+    """The otelcol job feeds OtelTokensTelemetryExportFailing; its counters are named as the rule expects."""
+    sent = 'otelcol_exporter_sent_metric_points{job="otelcol", exporter="prometheus_remote_write"}'
+    wait_for(lambda: bool(stack.query(sent, at=time.time())), sent, 45)
+    failed = stack.query('otelcol_exporter_send_failed_metric_points{job="otelcol"}', at=time.time())
+    assert all(float(s["value"][1]) == 0 for s in failed)
