@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import openai
 import pytest
@@ -123,8 +124,28 @@ def test_init_sets_up_otlp_export_from_standard_variables(tmp_path):
     assert [s["attributes"].get("otel_tokens.usage.estimated") for s in spans] == [None, True]
     assert spans[0]["resource"]["service.name"] == "init-test"
     assert spans[0]["resource"]["deployment.environment"] == "ci"
+    # One id per process, so two processes of a service never share a metric series.
+    assert uuid.UUID(spans[0]["resource"]["service.instance.id"])
     assert spans[0]["attributes"]["otel_tokens.tag.cost_center"] == "cc-7"
     assert {m["name"] for m in otlp.metrics} >= {"gen_ai.client.token.usage", "otel_tokens.client.cost"}
+
+
+def test_init_keeps_a_service_instance_id_the_environment_gives():
+    script = (
+        "import otel_tokens; from opentelemetry import trace; otel_tokens.init(); "
+        "print(trace.get_tracer_provider().resource.attributes['service.instance.id'])"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_RESOURCE_ATTRIBUTES": "service.instance.id=pod-7",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "pod-7"
 
 
 def test_unreachable_backend_does_not_block_or_break_calls(tmp_path):

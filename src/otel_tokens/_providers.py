@@ -3,13 +3,15 @@
 Used by ``init()`` only when no tracer (or meter) provider is configured yet; a program that
 set up OpenTelemetry itself keeps exactly what it has. Exporters honour the standard
 ``OTEL_EXPORTER_OTLP_*`` variables (endpoint, protocol, headers, timeout, TLS) and the
-resource honours ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES``. Export happens on the
+resource honours ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` and gets a random
+``service.instance.id`` unless those give one. Export happens on the
 SDK's background threads, so a backend that is down never blocks an LLM call.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ from opentelemetry.sdk.metrics.export import (
     MetricExporter,
     PeriodicExportingMetricReader,
 )
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
@@ -57,6 +59,10 @@ def configure(service_name: str | None) -> CreatedProviders:
     metric_exporter = _metric_exporter() if want_metrics else None
     attributes = {SERVICE_NAME: service_name} if service_name else {}
     resource = Resource.create(attributes)
+    if SERVICE_INSTANCE_ID not in resource.attributes:
+        # Without it two processes of one service write the same metric series, and a cumulative
+        # backend (Prometheus: job/instance labels) sees one counter jumping between their values.
+        resource = resource.merge(Resource({SERVICE_INSTANCE_ID: str(uuid.uuid4())}))
     if want_traces:
         provider = TracerProvider(resource=resource)
         if span_exporter is not None:

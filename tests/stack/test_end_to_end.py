@@ -225,6 +225,7 @@ def test_labels_arrive_as_documented(stack):
     assert series
     for labels in series:
         assert labels["job"] == "bookshop"
+        assert labels["instance"]  # init() gives each process its own service.instance.id
         assert labels["otel_scope_name"].startswith("otel_tokens_"), labels
         for label in (
             "gen_ai_operation_name",
