@@ -100,3 +100,46 @@ def test_cardinality_guard_folds_and_counts():
     assert guard.metric_attributes({"team": "c"}) == {"otel_tokens.tag.team": "__overflow__"}
     assert guard.metric_attributes({"team": "a"}) == {"otel_tokens.tag.team": "a"}
     assert folds == ["team"]
+
+
+def test_the_tag_value_limit_holds_across_instrumented_clients():
+    """One process-wide limit: values seen by one client count against every other client."""
+    import anthropic
+    import openai
+    from otel_tokens_anthropic import AnthropicInstrumentor
+    from otel_tokens_openai import OpenAIInstrumentor
+
+    from otel_tokens import _runtime
+    from otel_tokens._settings import Settings
+    from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
+
+    _runtime.set_settings(Settings(max_tag_values=2))
+    memory = InMemoryTelemetry()
+    instrumentors = [OpenAIInstrumentor(), AnthropicInstrumentor()]
+    for instrumentor in instrumentors:
+        instrumentor.instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
+    try:
+        with FakeProviderServer() as server:
+            gpt = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0)
+            claude = anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=0)
+            for team in ("a", "b"):
+                server.enqueue(Scenario(prompt_tokens=1, completion_tokens=1))
+                with tags(team=team):
+                    gpt.chat.completions.create(
+                        model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
+                    )
+            server.enqueue(Scenario(prompt_tokens=1, completion_tokens=1))
+            with tags(team="c"):
+                claude.messages.create(
+                    model="claude-sonnet-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}]
+                )
+    finally:
+        for instrumentor in instrumentors:
+            instrumentor.uninstrument()
+    teams = {
+        (p.attributes["gen_ai.provider.name"], p.attributes["otel_tokens.tag.team"])
+        for p in memory.points("gen_ai.client.operation.duration")
+    }
+    assert teams == {("openai", "a"), ("openai", "b"), ("anthropic", "__overflow__")}
+    [folded] = memory.points("otel_tokens.tags.folded")
+    assert (folded.attributes, folded.value) == ({"otel_tokens.tag.key": "team"}, 1)

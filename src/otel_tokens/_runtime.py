@@ -1,4 +1,5 @@
-"""Process-wide state shared by all instrumentors: settings, the price book, the tokenizer.
+"""Process-wide state shared by all instrumentors: settings, the price book, the tokenizer and
+the metric tag cardinality guard.
 
 Created lazily so ``opentelemetry-instrument`` (which never calls ``init()``) gets settings
 from the environment on first use, and replaced as a whole when ``init()`` is called again.
@@ -20,6 +21,7 @@ _settings: Settings | None = None
 _price_book: PriceBook | None = None
 _tokenizer: Tokenizer | None = None
 _tokenizer_dir: str | None = None
+_tag_guard: _tags.CardinalityGuard | None = None
 
 
 def settings() -> Settings:
@@ -40,11 +42,19 @@ def set_settings(new: Settings) -> None:
 
 
 def _apply(new: Settings) -> None:
-    global _settings, _price_book, _tokenizer
+    global _settings, _price_book, _tag_guard
     # Build the price book first: an invalid override file must fail before anything changes.
     book = PriceBook(new.price_overrides, auto_update=new.price_auto_update)
     _settings, _price_book = new, book
+    _tag_guard = _tags.CardinalityGuard(new.metric_tag_keys, new.max_tag_values)
     _tags.configure(new.baggage_prefix, new.default_tags)
+
+
+def tag_guard() -> _tags.CardinalityGuard:
+    """The one cardinality guard: the tag value limit holds across every instrumented client."""
+    settings()
+    assert _tag_guard is not None
+    return _tag_guard
 
 
 def price_book() -> PriceBook:
@@ -86,7 +96,7 @@ def tokenizer() -> Tokenizer:
 
 def reset() -> None:
     """Forget all state (for tests)."""
-    global _settings, _price_book, _tokenizer
+    global _settings, _price_book, _tokenizer, _tag_guard
     with _lock:
-        _settings = _price_book = None
+        _settings = _price_book = _tag_guard = None
         _tags.configure("otel_tokens.tag.", {})

@@ -163,7 +163,9 @@ class CardinalityGuard:
     """Keeps metric tag values bounded: per allowed key, at most ``max_values`` distinct values.
 
     Values seen first keep their own series; later new values fold into ``__overflow__``.
-    ``on_fold(key)`` is called for every folded value so the folds can be counted.
+    ``on_fold(key)`` (given here or per call) is called for every folded value so the folds can
+    be counted. One guard serves the whole process (``_runtime.tag_guard()``), so the limit holds
+    across all instrumented clients together.
     """
 
     __slots__ = ("_keys", "_max", "_seen", "_lock", "_on_fold", "_attribute_names")
@@ -180,7 +182,9 @@ class CardinalityGuard:
     def keys(self) -> tuple[str, ...]:
         return self._keys
 
-    def metric_attributes(self, values: Mapping[str, str]) -> dict[str, str]:
+    def metric_attributes(
+        self, values: Mapping[str, str], on_fold: Callable[[str], None] | None = None
+    ) -> dict[str, str]:
         """Allowed tags as metric attributes, with values beyond the limit folded."""
         if not values:
             return {}
@@ -194,8 +198,9 @@ class CardinalityGuard:
                 with self._lock:
                     if value not in seen and len(seen) >= self._max:
                         value = semconv.TAG_OVERFLOW_VALUE
-                        if self._on_fold is not None:
-                            self._on_fold(key)
+                        count = on_fold or self._on_fold
+                        if count is not None:
+                            count(key)
                     else:
                         seen.add(value)
             result[self._attribute_names[key]] = value

@@ -89,12 +89,14 @@ class Recorder:
         self._instruments = instruments
         self.settings = settings or _runtime.settings()
         self._prices: PriceBook = _runtime.price_book()
-        folded = instruments.tags_folded
-        self.guard = _tags.CardinalityGuard(
-            self.settings.metric_tag_keys,
-            self.settings.max_tag_values,
-            on_fold=lambda key: folded.add(1, {semconv.OTEL_TOKENS_TAG_KEY: key}),
+        # Shared by every recorder, so the limit is per process; folds count on our own scope.
+        self.guard = (
+            _runtime.tag_guard()
+            if settings is None
+            else _tags.CardinalityGuard(self.settings.metric_tag_keys, self.settings.max_tag_values)
         )
+        folded = instruments.tags_folded
+        self._count_fold = lambda key: folded.add(1, {semconv.OTEL_TOKENS_TAG_KEY: key})
 
     def start(self, request: CallRequest) -> Invocation:
         """Start the span of a call; never raises (returns an inert invocation on failure)."""
@@ -135,7 +137,7 @@ class Recorder:
         if request.server_address:
             metric_attributes[semconv.SERVER_ADDRESS] = request.server_address
         if tag_values:
-            metric_attributes.update(self.guard.metric_attributes(tag_values))
+            metric_attributes.update(self.guard.metric_attributes(tag_values, self._count_fold))
         return Invocation(self, request, span, time.perf_counter(), metric_attributes)
 
     # -- completion ------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import yaml
 
 from .._otlp_receiver import OtlpReceiver
 from ._processes import Program, free_port, running, wait_for
+from ._series import DOCUMENTED_SERIES
 from .conftest import ROOT
 from .workload import LEAKED_AUTHORIZATION, LEAKED_NOTE
 
@@ -39,24 +40,8 @@ BACKEND_TOKEN = "Bearer backend-token-from-env"
 CONTENT_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages")
 MASK = "****"
 
-# The documented names: what the OTLP-to-Prometheus translation makes of our instruments.
-EXPECTED_SERIES = {
-    "gen_ai_client_token_usage_bucket",
-    "gen_ai_client_token_usage_sum",
-    "gen_ai_client_token_usage_count",
-    "gen_ai_client_operation_duration_seconds_bucket",
-    "gen_ai_client_operation_duration_seconds_sum",
-    "gen_ai_client_operation_duration_seconds_count",
-    "gen_ai_client_operation_time_to_first_chunk_seconds_bucket",
-    "gen_ai_client_operation_time_to_first_chunk_seconds_sum",
-    "gen_ai_client_operation_time_to_first_chunk_seconds_count",
-    "otel_tokens_client_cost_bucket",
-    "otel_tokens_client_cost_sum",
-    "otel_tokens_client_cost_count",
-    "otel_tokens_client_token_detail_total",
-    "otel_tokens_client_unpriced_calls_total",
-    "target_info",
-}
+# The documented names, plus the resource attributes' own series.
+EXPECTED_SERIES = DOCUMENTED_SERIES | {"target_info"}
 
 
 @dataclass
@@ -174,6 +159,8 @@ def stack(tmp_path_factory, collector_bin, prometheus_bin) -> Iterator[Stack]:
             OTEL_METRIC_EXPORT_INTERVAL="1000",
             OTEL_BSP_SCHEDULE_DELAY="200",
             OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true",
+            # Seven features against a limit of six: the last one seen folds into __overflow__.
+            OTEL_TOKENS_MAX_TAG_VALUES="6",
         )
         workload = subprocess.run(
             [
@@ -240,6 +227,10 @@ def test_labels_arrive_as_documented(stack):
     assert {(s["otel_tokens_tag_project"], s["otel_tokens_tag_cost_center"]) for s in finance} == {
         ("forecasting", "cc-4100")
     }
+    features = {labels.get("otel_tokens_tag_feature", "") for labels in series}
+    assert "month-end" not in features and {"__overflow__", "autocomplete", ""} <= features
+    folded = stack.query('otel_tokens_tags_folded_total{otel_tokens_tag_key="feature"}')
+    assert folded and float(folded[0]["value"][1]) > 0
     # A per-user tag is a span attribute only: unbounded values stay out of metric labels.
     assert not any("otel_tokens_tag_user" in labels for labels in series)
     providers = {labels["gen_ai_provider_name"] for labels in series}
