@@ -3,6 +3,7 @@ exactly the components those configs use."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ROOT
+from .conftest import ROOT, require_program
 
 CONFIG_DIR = ROOT / "collector-config"
 MANIFEST = CONFIG_DIR / "builder-config.yaml"
@@ -118,3 +119,31 @@ def test_manifest_pins_one_collector_release_and_leaves_out_the_prometheus_serve
     assert providers == {"v1.65.0"}
     # These two compile much of the Prometheus server (scrape, discovery) into the binary.
     assert not any("prometheusreceiver" in m or "exporter/prometheusexporter" in m for m in modules)
+
+
+def _cache_key(manifest: Path) -> str:
+    script = CONFIG_DIR.parent / "scripts" / "build-collector"
+    env = {"PATH": os.environ["PATH"], "HOME": str(manifest.parent)}
+    env["OTEL_TOKENS_COLLECTOR_MANIFEST"] = str(manifest)
+    done = subprocess.run([script, "--print-key"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_build_cache_is_keyed_by_what_the_manifest_builds(tmp_path):
+    """A comment edit reuses the cached binary; a changed component version builds anew."""
+    require_program("go")
+    text = MANIFEST.read_text()
+    variants = {
+        "same": text,
+        "commented": "# a note about the build\n\n" + text.replace("\ndist:", "\n  # indented note\ndist:"),
+        "bumped": text.replace("otlpreceiver v0.159.0", "otlpreceiver v0.160.0"),
+    }
+    keys = {}
+    for name, content in variants.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(content)
+        keys[name] = _cache_key(path)
+    assert keys["same"] == _cache_key(MANIFEST)
+    assert keys["commented"] == keys["same"]
+    assert keys["bumped"] != keys["same"]
