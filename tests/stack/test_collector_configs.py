@@ -121,9 +121,9 @@ def test_manifest_pins_one_collector_release_and_leaves_out_the_prometheus_serve
     assert not any("prometheusreceiver" in m or "exporter/prometheusexporter" in m for m in modules)
 
 
-def _cache_key(manifest: Path) -> str:
+def _cache_key(manifest: Path, home: Path) -> str:
     script = CONFIG_DIR.parent / "scripts" / "build-collector"
-    env = {"PATH": os.environ["PATH"], "HOME": str(manifest.parent)}
+    env = {"PATH": os.environ["PATH"], "HOME": str(home)}  # go writes its own files under HOME
     env["OTEL_TOKENS_COLLECTOR_MANIFEST"] = str(manifest)
     done = subprocess.run([script, "--print-key"], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -143,7 +143,7 @@ def test_the_build_cache_is_keyed_by_what_the_manifest_builds(tmp_path):
     for name, content in variants.items():
         path = tmp_path / f"{name}.yaml"
         path.write_text(content)
-        keys[name] = _cache_key(path)
-    assert keys["same"] == _cache_key(MANIFEST)
+        keys[name] = _cache_key(path, tmp_path)
+    assert keys["same"] == _cache_key(MANIFEST, tmp_path)
     assert keys["commented"] == keys["same"]
     assert keys["bumped"] != keys["same"]
