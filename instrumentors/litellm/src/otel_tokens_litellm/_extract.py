@@ -1,7 +1,8 @@
 """Pure functions: LiteLLM call arguments, responses and stream chunks -> model, usage, attributes.
 
 LiteLLM answers every provider in the OpenAI shape (``ModelResponse``, ``EmbeddingResponse``,
-``TextCompletionResponse`` and their stream chunks), so one set of readers serves all of them.
+``TextCompletionResponse`` and their stream chunks), so one set of readers serves all of them:
+those of ``otel_tokens._openai_shape``, given LiteLLM's usage and message readers from here.
 They accept LiteLLM's pydantic objects or plain dicts, never raise on odd shapes (a missing field
 reads as ``None``) and are shared by the sync and async paths.
 """
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from otel_tokens import _openai_shape as shape
 from otel_tokens import semconv
 from otel_tokens._fields import get
 from otel_tokens.record import CallResult
@@ -190,58 +192,19 @@ def _count(value: Any) -> int | None:
 # -- responses -----------------------------------------------------------------------------
 
 
-def finish_reasons(choices: Iterable[Any]) -> tuple[str, ...] | None:
-    return tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason")) or None
-
-
 def chat_result(response: Any) -> CallResult:
     """A ``ModelResponse`` (or its dict form)."""
-    choices = get(response, "choices") or ()
-    messages = [get(choice, "message") for choice in choices]
-    usage = usage_of(get(response, "usage"))
-    return CallResult(
-        response_model=get(response, "model") or None,
-        response_id=get(response, "id"),
-        finish_reasons=finish_reasons(choices),
-        usage=usage,
-        output_texts=None if usage is not None else [t for m in messages for t in message_texts(m)],
-        output_messages=lambda: [
-            output_message(get(m, "role") or "assistant", message_texts(m), get(c, "finish_reason"))
-            for m, c in zip(messages, choices, strict=False)
-        ],
-    )
+    return shape.chat_result(response, usage_of, message_texts)
 
 
 def text_completion_result(response: Any) -> CallResult:
     """A ``TextCompletionResponse``."""
-    choices = get(response, "choices") or ()
-    texts = [get(choice, "text") or "" for choice in choices]
-    usage = usage_of(get(response, "usage"))
-    return CallResult(
-        response_model=get(response, "model") or None,
-        response_id=get(response, "id"),
-        finish_reasons=finish_reasons(choices),
-        usage=usage,
-        output_texts=None if usage is not None else texts,
-        output_messages=lambda: [
-            output_message("assistant", [t], get(c, "finish_reason"))
-            for t, c in zip(texts, choices, strict=False)
-        ],
-    )
+    return shape.text_completion_result(response, usage_of)
 
 
 def embeddings_result(response: Any) -> CallResult:
     """An ``EmbeddingResponse``: input tokens only, and the vectors' dimension."""
-    usage = usage_of(get(response, "usage"))
-    if usage is not None:
-        usage.output_tokens = None  # embeddings have no output tokens; don't report a 0
-    attributes = None
-    data = get(response, "data") or ()
-    if data:
-        vector = get(data[0], "embedding")
-        if isinstance(vector, list):
-            attributes = {semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: len(vector)}
-    return CallResult(response_model=get(response, "model") or None, usage=usage, attributes=attributes)
+    return shape.embeddings_result(response, usage_of)
 
 
 def message_texts(message: Any) -> list[str]:
@@ -277,25 +240,9 @@ def chunk_texts(choice: Any) -> list[str]:
 # -- content capture (only when the user opted in) ------------------------------------------
 
 
-def output_message(role: str, texts: list[str], finish_reason: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": role, "parts": [{"type": "text", "content": t} for t in texts]}
-    if finish_reason:
-        message["finish_reason"] = str(finish_reason)
-    return message
-
-
 def input_messages(messages: Any) -> list[dict[str, Any]]:
     """Chat ``messages`` (or prompt texts) in the conventions' ``gen_ai.input.messages`` shape."""
-    if isinstance(messages, str):
-        messages = [messages]
-    result = []
-    for message in messages or ():
-        if isinstance(message, str):
-            result.append({"role": "user", "parts": [{"type": "text", "content": message}]})
-            continue
-        parts = [{"type": "text", "content": text} for text in message_texts(message)]
-        result.append({"role": get(message, "role") or "user", "parts": parts})
-    return result
+    return shape.input_messages(messages, message_texts)
 
 
 def prompt_texts(value: Any) -> list[str]:
@@ -305,12 +252,3 @@ def prompt_texts(value: Any) -> list[str]:
     if isinstance(value, Iterable) and not isinstance(value, bytes | Mapping):
         return [item for item in value if isinstance(item, str)]
     return []
-
-
-def token_array_length(value: Any) -> int:
-    """Tokens given directly as integer arrays."""
-    if isinstance(value, list) and value and isinstance(value[0], int):
-        return len(value)
-    if isinstance(value, list):
-        return sum(len(item) for item in value if isinstance(item, list))
-    return 0

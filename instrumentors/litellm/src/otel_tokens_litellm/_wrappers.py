@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from otel_tokens import _openai_shape as shape
 from otel_tokens import semconv
 from otel_tokens._streams import SKIP, AsyncStreamProxy, SyncStreamProxy
 from otel_tokens._wrapping import WrapperFn
@@ -150,16 +151,10 @@ def _input_estimator(kind: str, model: str | None, content: Any) -> Callable[[To
     if kind == CHAT:
         messages = list(content) if isinstance(content, list | tuple) else []
         return lambda tokenizer: tokenizer.count_chat_input(model, messages)
-    texts, arrays = ex.prompt_texts(content), ex.token_array_length(content)
-
-    def count(tokenizer: Tokenizer) -> Estimate:
-        estimate = tokenizer.count_texts(model, texts)
-        return Estimate(estimate.tokens + arrays, estimate.method)
-
-    return count
+    return shape.prompt_estimator(model, ex.prompt_texts(content), content)
 
 
-class StreamObserver:
+class StreamObserver(shape.ChatStreamObserverBase):
     """Chunks of a ``CustomStreamWrapper`` (chat) or ``TextCompletionStreamWrapper``.
 
     Usage is read from the chunk that carries it, which LiteLLM sends only when
@@ -168,17 +163,11 @@ class StreamObserver:
     are dropped and the call is estimated (and flagged) as for any stream without usage.
     """
 
-    __slots__ = ("_inv", "_stream", "_injected", "_first", "_head", "_reasons", "_usage", "_texts")
+    __slots__ = ("_stream",)
 
     def __init__(self, invocation: Invocation, stream: Any, injected_usage: bool) -> None:
-        self._inv = invocation
+        super().__init__(invocation, injected_usage)
         self._stream = stream
-        self._injected = injected_usage
-        self._first = True
-        self._head: Any = None
-        self._reasons: dict[int, str] = {}
-        self._usage: Any = None
-        self._texts: list[str] = []
 
     def on_item(self, chunk: Any) -> object | None:
         if self._first:
@@ -204,24 +193,12 @@ class StreamObserver:
         return None
 
     def on_end(self, error: BaseException | None) -> None:
-        head = self._head
         usage = (
             ex.usage_of(self._usage)
             if self._usage is not None and _provider_sent_usage(self._stream)
             else None
         )
-        result = CallResult(
-            response_model=ex.get(head, "model") or None,
-            response_id=ex.get(head, "id"),
-            finish_reasons=tuple(self._reasons[index] for index in sorted(self._reasons)) or None,
-            usage=usage,
-            output_texts=self._texts if usage is None else None,
-            output_messages=lambda: [ex.output_message("assistant", ["".join(self._texts)], None)],
-        )
-        if error is None:
-            self._inv.finish(result)
-        else:
-            self._inv.fail(error, result)
+        self._end(error, usage)
 
 
 def _provider_sent_usage(stream: Any) -> bool:

@@ -1,5 +1,7 @@
 """Pure functions: OpenAI request, response and stream items -> model, usage, attributes.
 
+Chat completions, legacy completions and embeddings are read by ``otel_tokens._openai_shape``
+(LiteLLM answers in the same shape), given OpenAI's usage and message readers from here.
 They accept the SDK's pydantic objects or plain dicts alike, never raise on odd shapes
 (missing fields read as ``None``), and are shared by the sync and async paths.
 """
@@ -10,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from otel_tokens import _openai_shape as shape
 from otel_tokens import semconv
 from otel_tokens._fields import get
 from otel_tokens.record import CallResult
@@ -181,60 +184,23 @@ def response_attributes(response: Any) -> dict[str, Any] | None:
     return values
 
 
-def finish_reasons(choices: Any) -> tuple[str, ...] | None:
-    return tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason")) or None
-
-
 def chat_result(response: Any) -> CallResult:
     """A chat completion (``ChatCompletion``, ``ParsedChatCompletion`` or a dict)."""
-    choices = get(response, "choices") or ()
-    messages = [get(choice, "message") for choice in choices]
-    usage = chat_usage(get(response, "usage"))
-    return CallResult(
-        response_model=get(response, "model") or None,
-        response_id=get(response, "id"),
-        finish_reasons=finish_reasons(choices),
-        usage=usage,
-        service_tier=get(response, "service_tier"),
-        attributes=response_attributes(response),
-        output_texts=None if usage is not None else [text for m in messages for text in message_texts(m)],
-        output_messages=lambda: [
-            output_message(get(m, "role") or "assistant", message_texts(m), get(c, "finish_reason"))
-            for m, c in zip(messages, choices, strict=False)
-        ],
-    )
+    result = shape.chat_result(response, chat_usage, message_texts)
+    result.service_tier = get(response, "service_tier")
+    result.attributes = response_attributes(response)
+    return result
 
 
 def completion_result(response: Any) -> CallResult:
     """A legacy text completion."""
-    choices = get(response, "choices") or ()
-    usage = chat_usage(get(response, "usage"))
-    texts = [get(choice, "text") or "" for choice in choices]
-    return CallResult(
-        response_model=get(response, "model") or None,
-        response_id=get(response, "id"),
-        finish_reasons=finish_reasons(choices),
-        usage=usage,
-        attributes=response_attributes(response),
-        output_texts=None if usage is not None else texts,
-        output_messages=lambda: [
-            output_message("assistant", [t], get(c, "finish_reason"))
-            for t, c in zip(texts, choices, strict=False)
-        ],
-    )
+    result = shape.text_completion_result(response, chat_usage)
+    result.attributes = response_attributes(response)
+    return result
 
 
 def embeddings_result(response: Any) -> CallResult:
-    data = get(response, "data") or ()
-    usage = chat_usage(get(response, "usage"))
-    if usage is not None:
-        usage.output_tokens = None  # embeddings have no output tokens; don't report a 0
-    attributes = None
-    if data:
-        vector = get(data[0], "embedding")
-        if isinstance(vector, list):
-            attributes = {semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: len(vector)}
-    return CallResult(response_model=get(response, "model") or None, usage=usage, attributes=attributes)
+    return shape.embeddings_result(response, chat_usage)
 
 
 def responses_result(response: Any) -> CallResult:
@@ -255,7 +221,7 @@ def responses_result(response: Any) -> CallResult:
         service_tier=get(response, "service_tier"),
         attributes=response_attributes(response),
         output_texts=None if usage is not None else texts,
-        output_messages=lambda: [output_message("assistant", texts, status)],
+        output_messages=lambda: [shape.output_message("assistant", texts, status)],
     )
 
 
@@ -297,25 +263,9 @@ def message_texts(message: Any) -> list[str]:
 # -- content capture (only when the user opted in) ------------------------------------------
 
 
-def output_message(role: str, texts: list[str], finish_reason: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": role, "parts": [{"type": "text", "content": t} for t in texts]}
-    if finish_reason:
-        message["finish_reason"] = str(finish_reason)
-    return message
-
-
 def input_messages(messages: Any) -> list[dict[str, Any]]:
-    """Chat ``messages`` in the conventions' ``gen_ai.input.messages`` shape."""
-    if isinstance(messages, str):
-        return [{"role": "user", "parts": [{"type": "text", "content": messages}]}]
-    result = []
-    for message in messages or ():
-        if isinstance(message, str):  # a legacy prompt list
-            result.append({"role": "user", "parts": [{"type": "text", "content": message}]})
-            continue
-        parts: list[dict[str, Any]] = [{"type": "text", "content": text} for text in message_texts(message)]
-        result.append({"role": get(message, "role") or "user", "parts": parts})
-    return result
+    """Chat ``messages`` (or a legacy prompt list) in the conventions' ``gen_ai.input.messages`` shape."""
+    return shape.input_messages(messages, message_texts)
 
 
 def responses_input_messages(kwargs: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -336,12 +286,3 @@ def prompt_texts(value: Any) -> list[str]:
     if isinstance(value, Iterable):
         return [item for item in value if isinstance(item, str)]
     return []
-
-
-def token_array_length(value: Any) -> int:
-    """Tokens given directly as integer arrays (embeddings/completions accept them)."""
-    if isinstance(value, list) and value and isinstance(value[0], int):
-        return len(value)
-    if isinstance(value, list):
-        return sum(len(item) for item in value if isinstance(item, list))
-    return 0

@@ -12,6 +12,7 @@ from typing import Any
 
 import wrapt
 
+from otel_tokens import _openai_shape as shape
 from otel_tokens import semconv
 from otel_tokens._safety import report
 from otel_tokens._streams import SKIP, AsyncStreamProxy, SyncStreamProxy
@@ -150,29 +151,21 @@ def _input_estimator(kind: str, model: str | None, kwargs: dict[str, Any]) -> Ca
             messages.insert(0, {"role": "system", "content": instructions})
         return lambda tokenizer: tokenizer.count_chat_input(model, messages)
     value = kwargs.get("prompt" if kind == COMPLETION else "input")
-    texts, arrays = ex.prompt_texts(value), ex.token_array_length(value)
-
-    def count(tokenizer: Tokenizer) -> Estimate:
-        estimate = tokenizer.count_texts(model, texts)
-        return Estimate(estimate.tokens + arrays, estimate.method)
-
-    return count
+    return shape.prompt_estimator(model, ex.prompt_texts(value), value)
 
 
-class ChatStreamObserver:
-    """Chat-completion and legacy-completion chunks: ids, finish reasons, usage, text."""
+class ChatStreamObserver(shape.ChatStreamObserverBase):
+    """Chat-completion and legacy-completion chunks: ids, finish reasons, usage, text.
 
-    __slots__ = ("_inv", "_kind", "_injected", "_first", "_head", "_reasons", "_usage", "_texts")
+    Chunks are the SDK's own types, read by direct attribute access: this runs for every chunk.
+    """
+
+    __slots__ = ("_kind",)
 
     def __init__(self, invocation: Invocation, kind: str, injected_usage: bool) -> None:
-        self._inv = invocation
+        # Not super(): a stream starts on every streamed call, and super() costs twice as much.
+        shape.ChatStreamObserverBase.__init__(self, invocation, injected_usage)
         self._kind = kind
-        self._injected = injected_usage
-        self._first = True
-        self._head: Any = None
-        self._reasons: dict[int, str] = {}
-        self._usage: Any = None
-        self._texts: list[str] = []
 
     def on_item(self, chunk: Any) -> object | None:
         if self._first:
@@ -205,21 +198,12 @@ class ChatStreamObserver:
 
     def on_end(self, error: BaseException | None) -> None:
         head = self._head
-        usage = ex.chat_usage(self._usage)
-        result = CallResult(
-            response_model=ex.get(head, "model") or None,
-            response_id=ex.get(head, "id"),
-            finish_reasons=tuple(self._reasons[index] for index in sorted(self._reasons)) or None,
-            usage=usage,
-            service_tier=ex.get(head, "service_tier"),
-            attributes=ex.response_attributes(head) if head is not None else None,
-            output_texts=self._texts if usage is None else None,
-            output_messages=lambda: [ex.output_message("assistant", ["".join(self._texts)], None)],
+        self._end(
+            error,
+            ex.chat_usage(self._usage),
+            ex.get(head, "service_tier"),
+            ex.response_attributes(head) if head is not None else None,
         )
-        if error is None:
-            self._inv.finish(result)
-        else:
-            self._inv.fail(error, result)
 
 
 class ResponsesStreamObserver:
