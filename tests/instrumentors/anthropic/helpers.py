@@ -8,7 +8,7 @@ import json
 import struct
 from typing import Any
 
-from otel_tokens.testing import InMemoryTelemetry, Point
+from .._telemetry import details, only_span, subset, token_points  # noqa: F401  (re-exported for the tests)
 
 # Public list prices (USD per million tokens) the assertions are computed from.
 HAIKU_4_5 = {
@@ -43,30 +43,6 @@ def cost(
         + cache_write_5m * prices.get("cache_write_5m", 0)
         + cache_write_1h * prices.get("cache_write_1h", 0)
     ) / 1e6
-
-
-def only_span(telemetry: InMemoryTelemetry):
-    spans = telemetry.spans()
-    assert len(spans) == 1, [s.name for s in spans]
-    return spans[0]
-
-
-def token_points(telemetry: InMemoryTelemetry) -> dict[str, Point]:
-    """gen_ai.client.token.usage points by token type."""
-    return {p.attributes["gen_ai.token.type"]: p for p in telemetry.points("gen_ai.client.token.usage")}
-
-
-def details(telemetry: InMemoryTelemetry) -> dict[str, float | None]:
-    """otel_tokens.client.token.detail values by token type."""
-    return {
-        p.attributes["otel_tokens.token.type"]: p.value
-        for p in telemetry.points("otel_tokens.client.token.detail")
-    }
-
-
-def subset(attributes: Any, expected: dict[str, Any]) -> dict[str, Any]:
-    """The attributes named in ``expected``, to compare whole dicts in one assert."""
-    return {key: attributes.get(key) for key in expected}
 
 
 # -- Bedrock's AWS event-stream framing, for AnthropicBedrock stream replies ------------------

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from otel_tokens.testing import InMemoryTelemetry, Point
+from otel_tokens.testing import InMemoryTelemetry
+
+from .._telemetry import details, only_span, token_points  # noqa: F401  (re-exported for the tests)
 
 # Amazon Bedrock on-demand list prices, us-east-1 (USD per million tokens). Claude caches are
 # priced at 0.1x input for reads and 1.25x input for writes; Nova reads at 0.25x, writes at input.
@@ -37,25 +39,6 @@ def cost(
         + cache_read * prices.get("cache_read", prices["input"])
         + cache_write * prices.get("cache_write", prices["input"])
     ) / 1e6
-
-
-def only_span(telemetry: InMemoryTelemetry):
-    spans = telemetry.spans()
-    assert len(spans) == 1, [s.name for s in spans]
-    return spans[0]
-
-
-def token_points(telemetry: InMemoryTelemetry) -> dict[str, Point]:
-    """gen_ai.client.token.usage points by token type."""
-    return {p.attributes["gen_ai.token.type"]: p for p in telemetry.points("gen_ai.client.token.usage")}
-
-
-def details(telemetry: InMemoryTelemetry) -> dict[str, int]:
-    """otel_tokens.client.token.detail values by detail type."""
-    return {
-        p.attributes["otel_tokens.token.type"]: p.value
-        for p in telemetry.points("otel_tokens.client.token.detail")
-    }
 
 
 def usage_of(span: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from importlib.metadata import version
 import pytest
 from packaging.version import Version
 
-from otel_tokens.testing import InMemoryTelemetry, Point
+from .._telemetry import only_span, token_points  # noqa: F401  (re-exported for the tests)
 
 # cohere < 5.16 wraps each `yield` of its streams in a bare `except: pass`, so closing a stream early
 # raises RuntimeError("generator ignored GeneratorExit") in the SDK itself, instrumented or not.
@@ -31,17 +31,3 @@ MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "conten
 
 def cost(prices: dict[str, float], *, input: int, output: int = 0) -> float:
     return (input * prices["input"] + output * prices.get("output", 0)) / 1e6
-
-
-def only_span(telemetry: InMemoryTelemetry):
-    spans = telemetry.spans()
-    assert len(spans) == 1, [s.name for s in spans]
-    return spans[0]
-
-
-def token_points(telemetry: InMemoryTelemetry) -> dict[str, Point]:
-    """gen_ai.client.token.usage points by token type."""
-    points = telemetry.points("gen_ai.client.token.usage")
-    by_type = {p.attributes["gen_ai.token.type"]: p for p in points}
-    assert len(by_type) == len(points)
-    return by_type

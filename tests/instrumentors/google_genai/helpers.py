@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_tokens.testing import InMemoryTelemetry, Point
+from .._telemetry import details, only_span, token_points  # noqa: F401  (re-exported for the tests)
 
 # Public list prices (USD per million tokens, paid tier, text) the assertions are computed from.
 GEMINI_25_FLASH = {"input": 0.30, "cached": 0.03, "output": 2.50}
@@ -21,25 +21,6 @@ def cost(prices: dict[str, float], *, input: int, cached: int = 0, output: int =
         + cached * prices.get("cached", 0)
         + output * prices.get("output", 0)
     ) / 1e6
-
-
-def only_span(telemetry: InMemoryTelemetry):
-    spans = telemetry.spans()
-    assert len(spans) == 1, [s.name for s in spans]
-    return spans[0]
-
-
-def token_points(telemetry: InMemoryTelemetry) -> dict[str, Point]:
-    """gen_ai.client.token.usage points by token type."""
-    return {p.attributes["gen_ai.token.type"]: p for p in telemetry.points("gen_ai.client.token.usage")}
-
-
-def details(telemetry: InMemoryTelemetry) -> dict[str, float | None]:
-    """otel_tokens.client.token.detail values by detail type."""
-    return {
-        p.attributes["otel_tokens.token.type"]: p.value
-        for p in telemetry.points("otel_tokens.client.token.detail")
-    }
 
 
 def usage_of(span: Any) -> dict[str, Any]:

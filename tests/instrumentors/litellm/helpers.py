@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from otel_tokens.testing import InMemoryTelemetry, Point
+from .._telemetry import details, only_span, token_points  # noqa: F401  (re-exported for the tests)
 
 # Public list prices (USD per million tokens) the assertions are computed from.
 GPT_4O_MINI = {"input": 0.15, "cached": 0.075, "output": 0.60}
@@ -27,22 +25,3 @@ def cost(
         + cache_write * prices.get("cache_write", 0)
         + output * prices.get("output", 0)
     ) / 1e6
-
-
-def only_span(telemetry: InMemoryTelemetry):
-    spans = telemetry.spans()
-    assert len(spans) == 1, [s.name for s in spans]
-    return spans[0]
-
-
-def token_points(telemetry: InMemoryTelemetry) -> dict[str, Point]:
-    """gen_ai.client.token.usage points by token type."""
-    return {p.attributes["gen_ai.token.type"]: p for p in telemetry.points("gen_ai.client.token.usage")}
-
-
-def details(telemetry: InMemoryTelemetry) -> dict[str, Any]:
-    """otel_tokens.client.token.detail values by kind."""
-    return {
-        p.attributes["otel_tokens.token.type"]: p.value
-        for p in telemetry.points("otel_tokens.client.token.detail")
-    }

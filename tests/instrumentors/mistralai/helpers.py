@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from otel_tokens.testing import InMemoryTelemetry
 
-from otel_tokens.testing import InMemoryTelemetry, Point
+from .._telemetry import details, only_span, token_points  # noqa: F401  (re-exported for the tests)
 
 # Mistral's public list prices (USD per million tokens) the assertions are computed from.
 # Cached prompt tokens are billed at 10% of the input price.
@@ -22,25 +22,6 @@ def cost(prices: dict[str, float], *, input: int, cached: int = 0, output: int =
         + cached * prices.get("cached", 0)
         + output * prices.get("output", 0)
     ) / 1e6
-
-
-def only_span(telemetry: InMemoryTelemetry):
-    spans = telemetry.spans()
-    assert len(spans) == 1, [s.name for s in spans]
-    return spans[0]
-
-
-def token_points(telemetry: InMemoryTelemetry) -> dict[str, Point]:
-    """gen_ai.client.token.usage points by token type."""
-    return {p.attributes["gen_ai.token.type"]: p for p in telemetry.points("gen_ai.client.token.usage")}
-
-
-def details(telemetry: InMemoryTelemetry) -> dict[str, Any]:
-    """otel_tokens.client.token.detail values by detail type."""
-    return {
-        p.attributes["otel_tokens.token.type"]: p.value
-        for p in telemetry.points("otel_tokens.client.token.detail")
-    }
 
 
 def reinstrument(telemetry: InMemoryTelemetry) -> None:

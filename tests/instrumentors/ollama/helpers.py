@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from otel_tokens.testing import InMemoryTelemetry
 
-from otel_tokens.testing import InMemoryTelemetry, Point
+from .._telemetry import details, only_span, subset, token_points  # noqa: F401  (re-exported for the tests)
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
 
@@ -26,25 +26,6 @@ def gpu_cost(*, input: int, cached: int = 0, output: int = 0) -> float:
     ) / 1e6
 
 
-def only_span(telemetry: InMemoryTelemetry):
-    spans = telemetry.spans()
-    assert len(spans) == 1, [s.name for s in spans]
-    return spans[0]
-
-
-def token_points(telemetry: InMemoryTelemetry) -> dict[str, Point]:
-    """gen_ai.client.token.usage points by token type."""
-    return {p.attributes["gen_ai.token.type"]: p for p in telemetry.points("gen_ai.client.token.usage")}
-
-
-def details(telemetry: InMemoryTelemetry) -> dict[str, float | None]:
-    """otel_tokens.client.token.detail values by token kind."""
-    return {
-        p.attributes["otel_tokens.token.type"]: p.value
-        for p in telemetry.points("otel_tokens.client.token.detail")
-    }
-
-
 def reinstrument(telemetry: InMemoryTelemetry) -> None:
     """Instrument again so the recorder picks up settings changed inside a test."""
     from otel_tokens_ollama import OllamaInstrumentor
@@ -53,7 +34,3 @@ def reinstrument(telemetry: InMemoryTelemetry) -> None:
     OllamaInstrumentor().instrument(
         tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
     )
-
-
-def subset(attributes: Any, expected: dict[str, Any]) -> dict[str, Any]:
-    return {key: attributes.get(key) for key in expected}
