@@ -9,7 +9,7 @@ from opentelemetry.semconv._incubating.attributes import (
     openai_attributes,
 )
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
-from opentelemetry.semconv.attributes import server_attributes
+from opentelemetry.semconv.attributes import http_attributes, server_attributes
 
 from otel_tokens import semconv
 
@@ -28,11 +28,12 @@ UPSTREAM = {
     "SERVER_ADDRESS": server_attributes.SERVER_ADDRESS,
     "SERVER_PORT": server_attributes.SERVER_PORT,
     "ERROR_TYPE": error_attributes.ERROR_TYPE,
+    "HTTP_RESPONSE_STATUS_CODE": http_attributes.HTTP_RESPONSE_STATUS_CODE,
 }
 # Proposed in semantic-conventions-genai PR #443, not in any released package yet.
 UNRELEASED = {"GEN_AI_USAGE_COST_AMOUNT", "GEN_AI_USAGE_COST_CURRENCY", "GEN_AI_USAGE_COST_SOURCE"}
 STANDARD = [
-    n for n in dir(semconv) if n.isupper() and (n.startswith(("GEN_AI_", "OPENAI_", "SERVER_", "ERROR_TYPE")))
+    n for n in dir(semconv) if n.isupper() and (n.startswith(("GEN_AI_", "OPENAI_", "SERVER_", "ERROR_TYPE", "HTTP_")))
 ]
 
 

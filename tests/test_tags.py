@@ -94,11 +94,12 @@ def test_propagate_writes_baggage():
 
 def test_cardinality_guard_folds_and_counts():
     folds: list[str] = []
-    guard = CardinalityGuard(["team", "user"], max_values=2, on_fold=folds.append)
-    assert guard.metric_attributes({"team": "a", "other": "x"}) == {"otel_tokens.tag.team": "a"}
-    guard.metric_attributes({"team": "b"})
-    assert guard.metric_attributes({"team": "c"}) == {"otel_tokens.tag.team": "__overflow__"}
-    assert guard.metric_attributes({"team": "a"}) == {"otel_tokens.tag.team": "a"}
+    guard = CardinalityGuard(["team", "user"], max_values=2)
+    fold = folds.append
+    assert guard.metric_attributes({"team": "a", "other": "x"}, fold) == {"otel_tokens.tag.team": "a"}
+    guard.metric_attributes({"team": "b"}, fold)
+    assert guard.metric_attributes({"team": "c"}, fold) == {"otel_tokens.tag.team": "__overflow__"}
+    assert guard.metric_attributes({"team": "a"}, fold) == {"otel_tokens.tag.team": "a"}
     assert folds == ["team"]
 
 

@@ -26,3 +26,26 @@ def get(obj: Any, name: str) -> Any:
             return obj.get(name)
         _NOT_MAPPINGS.add(kind)
     return value
+
+
+MAX_TEXT_FIELD_LENGTH = 256
+"""Longest model name, response id or finish reason kept: longer ones are not what they claim."""
+
+
+def text_or_none(value: Any) -> str | None:
+    """A short text field (model, id, finish reason): ``value`` if it is a non-empty string no
+    longer than :data:`MAX_TEXT_FIELD_LENGTH`, else ``None`` (that field alone is lost)."""
+    if type(value) is str and value and len(value) <= MAX_TEXT_FIELD_LENGTH:
+        return value
+    if isinstance(value, str) and value and len(value) <= MAX_TEXT_FIELD_LENGTH:
+        return str(value)  # a str subclass or enum member: plain text for the SDK's attribute check
+    return None
+
+
+def items(value: Any) -> list[Any] | tuple[Any, ...]:
+    """A list field (``choices``, ``content``, ``tool_calls``...): the list or tuple, else empty."""
+    if type(value) is list or type(value) is tuple:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, list | tuple):
+        return value
+    return ()

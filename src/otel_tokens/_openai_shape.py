@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from otel_tokens import semconv
-from otel_tokens._fields import get
-from otel_tokens.record import CallResult, Invocation
+from otel_tokens._fields import get, text_or_none
+from otel_tokens._invocation import CallResult
 from otel_tokens.tokenize import Estimate, Tokenizer
 from otel_tokens.usage import Usage
 
@@ -144,43 +144,38 @@ def input_messages(messages: Any, message_texts: TextsReader) -> list[dict[str, 
 
 
 class ChatStreamObserverBase:
-    """What an observer of chat-completion (or legacy completion) chunks keeps, and how it ends.
+    """What an observer of chat-completion (or legacy completion) chunks keeps, and its result.
 
     A subclass reads each chunk in its own ``on_item``, the per-chunk hot path, written for its
-    client's chunk types: it calls ``first_chunk()`` on the first, keeps the first chunk naming a
-    model as ``_head`` (it carries the response's model and id), the finish reason of each choice
-    by index, the last usage seen as sent, and the generated text. Its ``on_end`` reads that usage
-    its own way and calls :meth:`_end`.
+    client's chunk types: it keeps the first chunk naming a model as ``_head`` (it carries the
+    response's model and id), the finish reason of each choice by index, the last usage seen as
+    sent, and the generated text. Its ``result`` reads that usage its own way and calls
+    :meth:`_result`.
     """
 
-    __slots__ = ("_inv", "_injected", "_first", "_head", "_reasons", "_usage", "_texts")
+    __slots__ = ("_injected", "_head", "_reasons", "_usage", "_texts")
 
-    def __init__(self, invocation: Invocation, injected_usage: bool) -> None:
-        self._inv = invocation
+    def __init__(self, injected_usage: bool) -> None:
         self._injected = injected_usage
-        self._first = True
         self._head: Any = None
         self._reasons: dict[int, str] = {}
         self._usage: Any = None
         self._texts: list[str] = []
 
-    def _end(
+    def _result(
         self,
-        error: BaseException | None,
         usage: Usage | None,
         service_tier: str | None = None,
         attributes: dict[str, Any] | None = None,
-    ) -> None:
-        """Finish the call with what the chunks said (or fail it with the error that ended the stream).
-
-        ``usage`` is as the subclass read it; the output text is kept for an estimate only without it.
-        """
+    ) -> CallResult:
+        """What the chunks said; ``usage`` as the subclass read it. The output text is kept for
+        an estimate only without usage."""
         head = self._head
         reasons = self._reasons
         texts = self._texts
-        result = CallResult(
-            response_model=get(head, "model") or None,
-            response_id=get(head, "id"),
+        return CallResult(
+            response_model=text_or_none(get(head, "model")),
+            response_id=text_or_none(get(head, "id")),
             finish_reasons=tuple([reasons[index] for index in sorted(reasons)]) if reasons else None,
             usage=usage,
             service_tier=service_tier,
@@ -188,7 +183,3 @@ class ChatStreamObserverBase:
             output_texts=texts if usage is None else None,
             output_messages=lambda: [output_message("assistant", ["".join(texts)], None)],
         )
-        if error is None:
-            self._inv.finish(result)
-        else:
-            self._inv.fail(error, result)

@@ -17,41 +17,55 @@ from typing import Any, Protocol
 
 import wrapt
 
+from otel_tokens._invocation import CallResult, Invocation
 from otel_tokens._safety import report
 
 SKIP = object()
 """Returned by :meth:`StreamObserver.on_item` to hide an item from the user (an injected usage chunk)."""
+_SKIP = SKIP
 
 
 class StreamObserver(Protocol):
-    """Provider-specific bookkeeping of one stream."""
+    """What an instrumentor knows about one stream: how to read its items, and what they said.
+
+    The core does the rest: it notes the first item's arrival, guards both methods, and ends
+    the call exactly once, with :meth:`result`, however the stream ends.
+    """
 
     def on_item(self, item: Any) -> object | None:
-        """See one item; return :data:`SKIP` to hide it from the user."""
+        """Read one item. Return ``None`` to pass it on, :data:`SKIP` to hide it from the user,
+        or another object to give the user instead (only to undo a change the instrumentor made
+        to the request: the user must see the stream they would have seen without us)."""
 
-    def on_end(self, error: BaseException | None) -> None:
-        """Called exactly once, when the stream ends for any reason."""
+    def result(self) -> CallResult | None:
+        """What the items seen so far said; called once, when the stream ends for any reason.
+
+        Not called when the stream failed before its first item (nothing was seen).
+        """
 
 
-class _Tracker:
-    """A stream's observer and whether it has ended. Kept apart from the proxy so the item
-    generator can use it without referring to the proxy: no reference cycle, so an abandoned
-    stream is finalised as soon as the user drops it, not at the next cyclic GC."""
+class StreamTracker:
+    """A stream's invocation and observer, and whether it has ended. Kept apart from the proxy so
+    the item generator can use it without referring to the proxy: no reference cycle, so an
+    abandoned stream is finalised as soon as the user drops it, not at the next cyclic GC."""
 
-    __slots__ = ("observer", "ended", "started")
+    __slots__ = ("invocation", "observer", "ended", "started")
 
-    def __init__(self, observer: StreamObserver) -> None:
+    def __init__(self, invocation: Invocation, observer: StreamObserver) -> None:
+        self.invocation = invocation
         self.observer = observer
         self.ended = False
         self.started = False
+        """True once iteration began (the item generator then owns the ending)."""
 
-    def see(self, item: Any) -> bool:
-        """True if the item goes to the user."""
+    def see(self, item: Any) -> Any:
+        """What the user gets for ``item``: itself, a replacement, or :data:`SKIP`."""
         try:
-            return self.observer.on_item(item) is not SKIP
+            shown = self.observer.on_item(item)
         except Exception as error:  # noqa: BLE001
             report("stream item", error)
-            return True
+            return item
+        return item if shown is None else shown
 
     def own(self, items: Any) -> Any:
         """Hand the ending to an item generator: `for x in proxy` drops the proxy at once and
@@ -62,23 +76,38 @@ class _Tracker:
         return items
 
     def end(self, error: BaseException | None) -> None:
+        """End the call with what the observer saw; again after an interrupted end, else nothing."""
         if self.ended:
             return
-        self.ended = True
-        try:
-            self.observer.on_end(error)
-        except Exception as internal:  # noqa: BLE001
-            report("stream end", internal)
+        invocation = self.invocation
+        result = None
+        if error is None or invocation.time_to_first_chunk is not None:
+            try:
+                result = self.observer.result()
+            except Exception as internal:  # noqa: BLE001
+                report("stream result", internal)
+        invocation.end(result, error)
+        self.ended = True  # after: an interrupt above leaves the end to the next close, exit or GC
 
 
-def _items(wrapped: Any, tracker: _Tracker) -> Iterator[Any]:
+def observed_items(wrapped: Any, tracker: StreamTracker) -> Iterator[Any]:
+    """The items of ``wrapped``, each seen by the tracker; ends the call when they end."""
     # A generator is the cheapest per-item path CPython has (about 0.5 µs less per chunk than a
-    # Python-level __next__ calling next() on the wrapped stream).
+    # Python-level __next__ calling next() on the wrapped stream). The first item is taken
+    # apart, so the arrival of the first chunk costs nothing on the others.
     see = tracker.see
     try:
-        for item in wrapped:
-            if see(item):
-                yield item
+        iterator = iter(wrapped)
+        for item in iterator:
+            tracker.invocation.first_chunk()
+            shown = see(item)
+            if shown is not _SKIP:
+                yield shown
+            break
+        for item in iterator:
+            shown = see(item)
+            if shown is not _SKIP:
+                yield shown
     except GeneratorExit:
         tracker.end(None)  # the consumer stopped early: not an error
         raise
@@ -88,12 +117,21 @@ def _items(wrapped: Any, tracker: _Tracker) -> Iterator[Any]:
     tracker.end(None)
 
 
-async def _async_items(wrapped: Any, tracker: _Tracker) -> AsyncIterator[Any]:
+async def observed_async_items(wrapped: Any, tracker: StreamTracker) -> AsyncIterator[Any]:
+    """Async form of :func:`observed_items`."""
     see = tracker.see
     try:
-        async for item in wrapped:
-            if see(item):
-                yield item
+        iterator = wrapped.__aiter__()
+        async for item in iterator:
+            tracker.invocation.first_chunk()
+            shown = see(item)
+            if shown is not _SKIP:
+                yield shown
+            break
+        async for item in iterator:
+            shown = see(item)
+            if shown is not _SKIP:
+                yield shown
     except GeneratorExit:
         tracker.end(None)
         raise
@@ -103,10 +141,17 @@ async def _async_items(wrapped: Any, tracker: _Tracker) -> AsyncIterator[Any]:
     tracker.end(None)
 
 
+def observe_stream(invocation: Invocation, stream: Any, observer: StreamObserver) -> Any:
+    """``stream`` behind a transparent proxy that feeds ``observer`` and ends ``invocation`` once."""
+    if hasattr(stream, "__aiter__") or hasattr(stream, "__anext__"):
+        return AsyncStreamProxy(stream, invocation, observer)
+    return SyncStreamProxy(stream, invocation, observer)
+
+
 class _ProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    def __init__(self, wrapped: Any, observer: StreamObserver) -> None:
+    def __init__(self, wrapped: Any, invocation: Invocation, observer: StreamObserver) -> None:
         super().__init__(wrapped)
-        self._self_tracker = _Tracker(observer)
+        self._self_tracker = StreamTracker(invocation, observer)
         self._self_items: Any = None
 
     def _self_end(self, error: BaseException | None) -> None:
@@ -114,7 +159,7 @@ class _ProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
 
     def __del__(self) -> None:
         # An abandoned stream still ends its span, with the usage seen so far; once iterated,
-        # the item generator owns the ending (see _Tracker.own).
+        # the item generator owns the ending (see StreamTracker.own).
         with contextlib.suppress(Exception):  # nothing may escape a finaliser
             if not self._self_tracker.started:
                 self._self_tracker.end(None)
@@ -125,7 +170,7 @@ class SyncStreamProxy(_ProxyBase):
 
     def __iter__(self) -> Iterator[Any]:
         if self._self_items is None:
-            self._self_items = self._self_tracker.own(_items(self.__wrapped__, self._self_tracker))
+            self._self_items = self._self_tracker.own(observed_items(self.__wrapped__, self._self_tracker))
         return self._self_items  # type: ignore[no-any-return]
 
     def __next__(self) -> Any:
@@ -155,7 +200,9 @@ class AsyncStreamProxy(_ProxyBase):
 
     def __aiter__(self) -> AsyncIterator[Any]:
         if self._self_items is None:
-            self._self_items = self._self_tracker.own(_async_items(self.__wrapped__, self._self_tracker))
+            self._self_items = self._self_tracker.own(
+                observed_async_items(self.__wrapped__, self._self_tracker)
+            )
         return self._self_items  # type: ignore[no-any-return]
 
     async def __anext__(self) -> Any:

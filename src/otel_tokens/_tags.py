@@ -135,48 +135,76 @@ def configure(baggage_prefix: str, default_tags: Mapping[str, str]) -> None:
     _default_tags = MappingProxyType(dict(default_tags))
 
 
+MAX_SPAN_TAGS = 32
+"""Most business tags one span carries: the span's 128-attribute limit must keep the conventions'
+own attributes, whatever the propagated baggage holds."""
+
+# The last context's effective tags: (otel context, explicit tags, defaults) -> merged. Baggage
+# may hold thousands of entries (up to the W3C header limit), and a context's are read once.
+_last: tuple[Any, Mapping[str, str], Mapping[str, str], Mapping[str, str]] | None = None
+
+
 def effective_tags() -> Mapping[str, str]:
     """Defaults, overlaid by baggage, overlaid by ``tags()``: what the next call is tagged with."""
+    global _last
     explicit = _current.get()
-    entries = baggage.get_all()
+    ctx = context.get_current()
+    last = _last
+    if last is not None and last[0] is ctx and last[1] is explicit and last[2] is _default_tags:
+        return last[3]
+    entries = baggage.get_all(ctx)
     if not entries and not _default_tags:
-        return explicit
-    merged = dict(_default_tags)
-    if entries:
-        prefix = _baggage_prefix
-        cut = len(prefix)
-        for key, value in entries.items():
-            if key.startswith(prefix) and isinstance(value, str) and value:
-                tag = key[cut:]
-                if TAG_KEY_PATTERN.match(tag):
-                    merged[tag] = value[:MAX_TAG_VALUE_LENGTH]
-    merged.update(explicit)
+        merged: Mapping[str, str] = explicit
+    else:
+        values = dict(_default_tags)
+        if entries:
+            prefix = _baggage_prefix
+            cut = len(prefix)
+            for key, value in entries.items():
+                if key.startswith(prefix) and isinstance(value, str) and value:
+                    tag = key[cut:]
+                    if TAG_KEY_PATTERN.match(tag):
+                        values[tag] = value[:MAX_TAG_VALUE_LENGTH]
+        values.update(explicit)
+        merged = values
+    _last = (ctx, explicit, _default_tags, merged)
     return merged
 
 
-def span_attributes(values: Mapping[str, str]) -> dict[str, str]:
-    """All tags as span attributes."""
-    return {semconv.OTEL_TOKENS_TAG_PREFIX + key: value for key, value in values.items()}
+def span_attributes(values: Mapping[str, str], first: Iterable[str] = ()) -> tuple[dict[str, str], int]:
+    """Tags as span attributes, at most :data:`MAX_SPAN_TAGS` of them, and how many were left out.
+
+    Over the limit, the ``first`` keys (those allowed on metrics) and the ones set by ``tags()``
+    are kept before baggage and defaults.
+    """
+    if len(values) <= MAX_SPAN_TAGS:
+        return {semconv.OTEL_TOKENS_TAG_PREFIX + key: value for key, value in values.items()}, 0
+    explicit = _current.get()
+    order = [key for key in first if key in values]
+    order += [key for key in explicit if key in values and key not in order]
+    chosen = set(order)
+    order += [key for key in values if key not in chosen]
+    kept = order[:MAX_SPAN_TAGS]
+    return {semconv.OTEL_TOKENS_TAG_PREFIX + key: values[key] for key in kept}, len(values) - len(kept)
 
 
 class CardinalityGuard:
     """Keeps metric tag values bounded: per allowed key, at most ``max_values`` distinct values.
 
     Values seen first keep their own series; later new values fold into ``__overflow__``.
-    ``on_fold(key)`` (given here or per call) is called for every folded value so the folds can
+    ``on_fold(key)`` is called for every folded value so the folds can
     be counted. One guard serves the whole process (``_runtime.tag_guard()``), so the limit holds
     across all instrumented clients together.
     """
 
-    __slots__ = ("_keys", "_max", "_seen", "_lock", "_on_fold", "_attribute_names")
+    __slots__ = ("_keys", "_max", "_seen", "_lock", "_attribute_names")
 
-    def __init__(self, keys: Iterable[str], max_values: int, on_fold: Callable[[str], None] | None = None):
+    def __init__(self, keys: Iterable[str], max_values: int):
         self._keys = tuple(keys)
         self._attribute_names = {key: semconv.OTEL_TOKENS_TAG_PREFIX + key for key in self._keys}
         self._max = max_values
         self._seen: dict[str, set[str]] = {key: set() for key in self._keys}
         self._lock = threading.Lock()
-        self._on_fold = on_fold
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -198,9 +226,8 @@ class CardinalityGuard:
                 with self._lock:
                     if value not in seen and len(seen) >= self._max:
                         value = semconv.TAG_OVERFLOW_VALUE
-                        count = on_fold or self._on_fold
-                        if count is not None:
-                            count(key)
+                        if on_fold is not None:
+                            on_fold(key)
                     else:
                         seen.add(value)
             result[self._attribute_names[key]] = value

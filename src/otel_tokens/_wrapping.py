@@ -1,101 +1,157 @@
-"""Generic wrapper shells shared by every instrumentor: sync and async, one code path each.
+"""The call shells every instrumentor uses: sync and async, one code path each.
 
-An instrumentor supplies an :class:`Endpoint` (pure, provider-specific: how to read a
-request, a response and a stream); these shells do the rest the same way everywhere:
-call the wrapped function exactly once, return its result or a transparent stream proxy,
-let the user's exceptions through untouched, and count a nested instrumented call once.
+An instrumentor supplies an :class:`Endpoint` (pure, provider-specific: how to read a request,
+a response and a stream); these shells do the rest the same way everywhere: step aside under
+OpenTelemetry's ``suppress_instrumentation()`` and inside an outer recorded call (counted once),
+call the wrapped function exactly once, return its result or a transparent proxy, and let the
+user's exceptions through untouched.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
-from opentelemetry import trace
-
+from otel_tokens._invocation import CallRequest, CallResult, CallScope, Invocation, should_record
+from otel_tokens._patching import PatchSpec
+from otel_tokens._raw import is_raw_response, observe_raw_response
 from otel_tokens._safety import report
-from otel_tokens.record import CallRequest, Invocation, Recorder, enter_call, exit_call, in_instrumented_call
+from otel_tokens._settings import Settings
+from otel_tokens._streams import StreamObserver, observe_stream
+from otel_tokens.record import Recorder
 
 WrapperFn = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
-class Endpoint(Protocol):
-    """Provider-specific knowledge of one API method."""
+@dataclass(slots=True)
+class Prepared:
+    """What :meth:`Endpoint.prepare` found: the call's description and how to make it."""
+
+    request: CallRequest
+    kwargs: dict[str, Any]
+    """The keyword arguments to call with (the user's, unless the endpoint had to add one)."""
+    plan: Any = None
+    """Anything the endpoint wants back when the result arrives."""
+    stream: bool = False
+    """The call returns a stream (decides how a raw response is read)."""
+
+
+class Endpoint:
+    """Provider-specific knowledge of one API method.
+
+    Subclasses implement :meth:`prepare` and :meth:`read_result`; a method that can stream also
+    :meth:`stream_observer`. :meth:`wrap_result` handles raw responses, streams and plain
+    results; override it only where a client really differs (say why there).
+    """
 
     def prepare(
-        self, recorder: Recorder, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[CallRequest, dict[str, Any], Any]:
-        """Describe the call; may return changed kwargs (e.g. asking for stream usage) and a plan."""
+        self, settings: Settings, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Prepared:
+        """Describe the call from its arguments (``instance`` is the SDK object the method is on)."""
+        raise NotImplementedError
 
-    def wrap_result(self, invocation: Invocation, result: Any, plan: Any, is_async: bool) -> Any:
-        """Finish the invocation from ``result`` (or hand it to a stream proxy); return what the user gets."""
+    def read_result(self, result: Any, plan: Any) -> CallResult | None:
+        """What a complete (non-streamed) response said."""
+        raise NotImplementedError
+
+    def stream_observer(self, result: Any, plan: Any) -> StreamObserver | None:
+        """An observer for ``result`` if it is a stream, else ``None`` (read it with :meth:`read_result`)."""
+        return None
+
+    def wrap_result(self, invocation: Invocation, result: Any, prepared: Prepared, is_async: bool) -> Any:
+        """End ``invocation`` from ``result`` (or hand it to a stream proxy); return what the user gets."""
+        if is_raw_response(result):
+            plan = prepared.plan
+            return observe_raw_response(
+                invocation, result, prepared.stream, lambda inv, parsed: self._observe(inv, parsed, plan)
+            )
+        return self._observe(invocation, result, prepared.plan)
+
+    def _observe(self, invocation: Invocation, result: Any, plan: Any) -> Any:
+        observer = self.stream_observer(result, plan)
+        if observer is not None:
+            return observe_stream(invocation, result, observer)
+        invocation.end(self.read_result(result, plan))
+        return result
 
 
 def sync_wrapper(recorder: Recorder, endpoint: Endpoint) -> WrapperFn:
+    """The wrapt wrapper of a sync method described by ``endpoint``."""
+
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if in_instrumented_call():
+        if not should_record():
             return wrapped(*args, **kwargs)
-        started = _start(recorder, endpoint, instance, args, kwargs)
+        started = start_call(recorder, endpoint, instance, args, kwargs)
         if started is None:
             return wrapped(*args, **kwargs)
-        invocation, call_kwargs, plan = started
-        token = enter_call()
-        try:
-            with trace.use_span(invocation.span, record_exception=False, set_status_on_exception=False):
-                result = wrapped(*args, **call_kwargs)
-        except BaseException as error:
-            invocation.fail(error)
-            raise
-        finally:
-            exit_call(token)
-        return _wrap_result(endpoint, invocation, result, plan, False)
+        invocation, prepared = started
+        with CallScope(invocation):
+            result = wrapped(*args, **prepared.kwargs)
+        return _wrap_result(endpoint, invocation, result, prepared, False)
 
     return wrapper
 
 
 def async_wrapper(recorder: Recorder, endpoint: Endpoint) -> WrapperFn:
+    """The wrapt wrapper of an async method described by ``endpoint``."""
+
     async def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if in_instrumented_call():
+        if not should_record():
             return await wrapped(*args, **kwargs)
-        started = _start(recorder, endpoint, instance, args, kwargs)
+        started = start_call(recorder, endpoint, instance, args, kwargs)
         if started is None:
             return await wrapped(*args, **kwargs)
-        invocation, call_kwargs, plan = started
-        token = enter_call()
-        try:
-            with trace.use_span(invocation.span, record_exception=False, set_status_on_exception=False):
-                result = await wrapped(*args, **call_kwargs)
-        except BaseException as error:
-            invocation.fail(error)
-            raise
-        finally:
-            exit_call(token)
-        return _wrap_result(endpoint, invocation, result, plan, True)
+        invocation, prepared = started
+        with CallScope(invocation):
+            result = await wrapped(*args, **prepared.kwargs)
+        return _wrap_result(endpoint, invocation, result, prepared, True)
 
     return wrapper
 
 
-def _start(
+def start_call(
     recorder: Recorder, endpoint: Endpoint, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[Invocation, dict[str, Any], Any] | None:
-    if not recorder.settings.enabled:
+) -> tuple[Invocation, Prepared] | None:
+    """Describe and start a call; ``None`` (call unrecorded) when disabled or the endpoint failed."""
+    settings = recorder.settings
+    if not settings.enabled:
         return None
     try:
-        request, call_kwargs, plan = endpoint.prepare(recorder, instance, args, kwargs)
+        prepared = endpoint.prepare(settings, instance, args, kwargs)
     except Exception as error:  # noqa: BLE001
         report(f"{type(endpoint).__name__}.prepare", error)
         return None
-    return recorder.start(request), call_kwargs, plan
+    return recorder.start(prepared.request), prepared
 
 
-def _wrap_result(endpoint: Endpoint, invocation: Invocation, result: Any, plan: Any, is_async: bool) -> Any:
+def _wrap_result(
+    endpoint: Endpoint, invocation: Invocation, result: Any, prepared: Prepared, is_async: bool
+) -> Any:
     try:
-        return endpoint.wrap_result(invocation, result, plan, is_async)
+        return endpoint.wrap_result(invocation, result, prepared, is_async)
     except Exception as error:  # noqa: BLE001
         report(f"{type(endpoint).__name__}.wrap_result", error)
-        invocation.finish(None)
+        invocation.end(None)
         return result
+
+
+def call_patch(module: str, target: str, endpoint: Endpoint, *, is_async: bool = False) -> PatchSpec:
+    """The patch of one method: ``module.target`` recorded through ``endpoint``."""
+    shell = async_wrapper if is_async else sync_wrapper
+    return PatchSpec(module, target, functools.partial(shell, endpoint=endpoint))
+
+
+def call_patches(
+    module: str, sync_class: str, async_class: str | None, method: str, endpoint: Endpoint
+) -> list[PatchSpec]:
+    """``sync_class.method`` and its async twin ``async_class.method``, recorded through ``endpoint``."""
+    patches = [call_patch(module, f"{sync_class}.{method}", endpoint)]
+    if async_class is not None:
+        patches.append(call_patch(module, f"{async_class}.{method}", endpoint, is_async=True))
+    return patches

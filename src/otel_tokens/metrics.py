@@ -35,6 +35,7 @@ class Instruments:
     token_detail: Counter
     unpriced_calls: Counter
     tags_folded: Counter
+    telemetry_dropped: Counter
 
 
 def create_instruments(meter: Meter) -> Instruments:
@@ -79,5 +80,10 @@ def create_instruments(meter: Meter) -> Instruments:
             semconv.OTEL_TOKENS_TAGS_FOLDED,
             unit="{value}",
             description="Tag values folded into __overflow__ because the key had too many values.",
+        ),
+        telemetry_dropped=meter.create_counter(
+            semconv.OTEL_TOKENS_TELEMETRY_DROPPED,
+            unit="{item}",
+            description="Parts of a call's telemetry deliberately left out, by otel_tokens.drop.reason.",
         ),
     )

@@ -3,98 +3,68 @@
 An instrumentor describes a call with a :class:`CallRequest` when it starts and a
 :class:`CallResult` when it ends; :class:`Recorder` turns them into a CLIENT span and metric
 points the same way for every provider. Usage, cost and tags are computed here, each step
-guarded on its own so that a pricing failure cannot lose the token counts.
+guarded on its own so that a pricing failure cannot lose the token counts. Ending is split
+into numbered side effects (span attributes, span end, each metric point) so that an end
+cut short by an interrupt resumes where it stopped and never writes anything twice.
 """
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
-from otel_tokens import _runtime, _tags, _worker, semconv
+from otel_tokens import _redaction, _runtime, _tags, _worker, semconv
+from otel_tokens._invocation import (
+    CallRequest,
+    CallResult,
+    EstimateFn,
+    Invocation,
+    enter_call,
+    exit_call,
+    in_instrumented_call,
+)
 from otel_tokens._safety import call_guarded, report
 from otel_tokens._settings import Settings
 from otel_tokens.metrics import Instruments
 from otel_tokens.pricing import Cost, PriceBook
-from otel_tokens.tokenize import Estimate, Tokenizer
-from otel_tokens.usage import Usage
+from otel_tokens.tokenize import Tokenizer
+from otel_tokens.usage import Usage, take_invalid_count
 
 logger = logging.getLogger("otel_tokens")
 
-EstimateFn = Callable[[Tokenizer], Estimate]
+__all__ = [
+    "CallRequest",
+    "CallResult",
+    "EstimateFn",
+    "Invocation",
+    "Recorder",
+    "cost_attributes",
+    "enter_call",
+    "exit_call",
+    "in_instrumented_call",
+    "usage_attributes",
+]
 
-# True while an instrumented call is running in this context: an instrumented library calling
-# another instrumented client underneath must be counted once, by the outermost layer.
-_in_call: contextvars.ContextVar[bool] = contextvars.ContextVar("otel_tokens_in_call", default=False)
-
-
-def in_instrumented_call() -> bool:
-    return _in_call.get()
-
-
-def enter_call() -> contextvars.Token[bool]:
-    return _in_call.set(True)
-
-
-def exit_call(token: contextvars.Token[bool]) -> None:
-    _in_call.reset(token)
-
-
-@dataclass(slots=True)
-class CallRequest:
-    """What is known when a call starts."""
-
-    operation: str
-    provider: str
-    request_model: str | None
-    server_address: str | None = None
-    server_port: int | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    """Request attributes (``gen_ai.request.*``) for the span."""
-    input_messages: Callable[[], Any] | None = None
-    """Builds the ``gen_ai.input.messages`` value; called only when content capture is on."""
-    estimate_input: EstimateFn | None = None
-    """Counts input tokens locally; used only when the response reports no usage."""
-
-
-@dataclass(slots=True)
-class CallResult:
-    """What the response said."""
-
-    response_model: str | None = None
-    response_id: str | None = None
-    finish_reasons: tuple[str, ...] | None = None
-    usage: Usage | None = None
-    service_tier: str | None = None
-    attributes: dict[str, Any] | None = None
-    output_texts: list[str] | None = None
-    """Generated text, for a local estimate of output tokens when usage is missing."""
-    output_messages: Callable[[], Any] | None = None
-    """Builds the ``gen_ai.output.messages`` value; called only when content capture is on."""
+Point = tuple[Callable[[Any, Mapping[str, Any]], None], Any, Mapping[str, Any]]
 
 
 class Recorder:
-    """Creates :class:`Invocation` objects for one instrumentor's tracer and instruments."""
+    """Starts :class:`Invocation` objects for one instrumentor's tracer and instruments, and
+    writes their telemetry when they end. Settings, prices and the tag guard are the process's."""
 
-    def __init__(self, tracer: Tracer, instruments: Instruments, settings: Settings | None = None) -> None:
+    def __init__(self, tracer: Tracer, instruments: Instruments) -> None:
         self._tracer = tracer
         self._instruments = instruments
-        self.settings = settings or _runtime.settings()
+        self.settings: Settings = _runtime.settings()
         self._prices: PriceBook = _runtime.price_book()
         # Shared by every recorder, so the limit is per process; folds count on our own scope.
-        self.guard = (
-            _runtime.tag_guard()
-            if settings is None
-            else _tags.CardinalityGuard(self.settings.metric_tag_keys, self.settings.max_tag_values)
-        )
+        self.guard = _runtime.tag_guard()
         folded = instruments.tags_folded
         self._count_fold = lambda key: folded.add(1, {semconv.OTEL_TOKENS_TAG_KEY: key})
 
@@ -104,13 +74,19 @@ class Recorder:
             return self._start(request)
         except Exception as error:  # noqa: BLE001
             report("record.start", error)
-            return Invocation(self, request, trace.INVALID_SPAN, time.perf_counter(), {})
+            return Invocation(None, request, trace.INVALID_SPAN, time.perf_counter(), {})
 
     def _start(self, request: CallRequest) -> Invocation:
-        attributes: dict[str, Any] = {
-            semconv.GEN_AI_OPERATION_NAME: request.operation,
-            semconv.GEN_AI_PROVIDER_NAME: request.provider,
-        }
+        tag_values = _tags.effective_tags()
+        attributes: dict[str, Any] = {}
+        dropped_tags = 0
+        if tag_values:
+            # Tags first: if the span's attribute limit is still reached, the SDK evicts the
+            # oldest attributes, and those must be tags, never the conventions' own.
+            tag_attributes, dropped_tags = _tags.span_attributes(tag_values, self.guard.keys)
+            attributes.update(tag_attributes)
+        attributes[semconv.GEN_AI_OPERATION_NAME] = request.operation
+        attributes[semconv.GEN_AI_PROVIDER_NAME] = request.provider
         if request.request_model:
             attributes[semconv.GEN_AI_REQUEST_MODEL] = request.request_model
         if request.server_address:
@@ -119,9 +95,6 @@ class Recorder:
                 attributes[semconv.SERVER_PORT] = request.server_port
         if request.attributes:
             attributes.update(request.attributes)
-        tag_values = _tags.effective_tags()
-        if tag_values:
-            attributes.update(_tags.span_attributes(tag_values))
         name = f"{request.operation} {request.request_model}" if request.request_model else request.operation
         span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         if self.settings.capture_content and request.input_messages is not None and span.is_recording():
@@ -138,26 +111,38 @@ class Recorder:
             metric_attributes[semconv.SERVER_ADDRESS] = request.server_address
         if tag_values:
             metric_attributes.update(self.guard.metric_attributes(tag_values, self._count_fold))
-        return Invocation(self, request, span, time.perf_counter(), metric_attributes)
+        invocation = Invocation(self, request, span, time.perf_counter(), metric_attributes)
+        if dropped_tags:
+            self._count_dropped(semconv.DROP_SPAN_TAGS_LIMIT, dropped_tags, metric_attributes)
+        return invocation
 
     # -- completion ------------------------------------------------------------------------
 
-    def _complete(self, inv: Invocation, result: CallResult | None, error: BaseException | None) -> None:
-        duration = time.perf_counter() - inv.started
-        end_ns = time.time_ns()
-        usage = result.usage if result is not None else None
-        if (
-            result is not None
-            and (usage is None or usage.is_empty)
-            and self.settings.estimate_usage
-            and (inv.request.estimate_input is not None or result.output_texts)
-        ):
-            # Off the call path: the tokenizer may need to load, and long texts take time.
-            _worker.submit(
-                lambda: self._emit(inv, result, self._estimate(inv, result), error, duration, end_ns)
-            )
-            return
-        self._emit(inv, result, usage, error, duration, end_ns)
+    def complete(self, inv: Invocation, result: CallResult | None, error: BaseException | None) -> None:
+        """Write the call's telemetry (called by :meth:`Invocation.end`; resumable, see the module doc).
+
+        A call without reported usage hands its local estimate and the rest of its telemetry to
+        the background worker; when the worker's queue is full it is recorded at once without
+        the estimate, and counted.
+        """
+        if inv.ended_at is None:
+            inv.ended_at = (time.perf_counter() - inv.started, time.time_ns(), take_invalid_count())
+            usage = result.usage if result is not None else None
+            if (
+                result is not None
+                and (usage is None or usage.is_empty)
+                and self.settings.estimate_usage
+                and (inv.request.estimate_input is not None or result.output_texts)
+            ):
+                inv.progress = _QUEUED
+                # Off the call path: the tokenizer may need to load, and long texts take time.
+                if _worker.submit(lambda: self._emit(inv, result, self._estimate(inv, result), error)):
+                    return
+                inv.progress = 0
+                self._count_dropped(semconv.DROP_ESTIMATE_QUEUE_FULL, 1, inv.metric_attributes)
+        elif inv.progress == _QUEUED:
+            return  # the worker owns it
+        self._emit(inv, result, result.usage if result is not None else None, error)
 
     def _estimate(self, inv: Invocation, result: CallResult) -> Usage:
         tokenizer = _runtime.tokenizer()
@@ -179,26 +164,34 @@ class Recorder:
         )
 
     def _emit(
-        self,
-        inv: Invocation,
-        result: CallResult | None,
-        usage: Usage | None,
-        error: BaseException | None,
-        duration: float,
-        end_ns: int,
+        self, inv: Invocation, result: CallResult | None, usage: Usage | None, error: BaseException | None
     ) -> None:
+        assert inv.ended_at is not None
+        duration, end_ns, invalid = inv.ended_at
+        if inv.progress == _QUEUED:
+            inv.progress = 0
         span = inv.span
         attrs = inv.metric_attributes  # owned by this invocation: extended in place, not copied
         if result is not None and result.response_model:
             attrs[semconv.GEN_AI_RESPONSE_MODEL] = result.response_model
+        if usage is not None:
+            invalid += usage.validate()
         cost = None
         if usage is not None and not usage.is_empty:
             cost = call_guarded("pricing", self._price, inv, result, usage)
-        recording = span.is_recording()
-        if recording:
-            call_guarded("span attributes", self._set_span_attributes, span, result, usage, cost, error)
-        span.end(end_time=end_ns)
-        call_guarded("metrics", self._record_metrics, inv, attrs, usage, cost, error, duration)
+        if inv.progress == 0:
+            if span.is_recording():
+                call_guarded("span attributes", self._set_span_attributes, span, result, usage, cost, error)
+            inv.progress = 1
+        if inv.progress == 1:
+            span.end(end_time=end_ns)
+            inv.progress = 2
+        points = call_guarded("metrics", self._metric_points, inv, attrs, usage, cost, error, duration)
+        if invalid and points is not None:
+            points.append(self._dropped_point(semconv.DROP_INVALID_USAGE, invalid, attrs))
+        for record, value, point_attributes in (points or ())[inv.progress - 2 :]:
+            inv.progress += 1  # before: an interrupt inside record() loses that point, never doubles it
+            call_guarded("metrics", record, value, point_attributes)
 
     def _price(self, inv: Invocation, result: CallResult | None, usage: Usage) -> Cost | None:
         tier = result.service_tier if result is not None else None
@@ -239,113 +232,79 @@ class Recorder:
                 values[semconv.OTEL_TOKENS_PRICE_MISSING] = True
         if error is not None:
             values[semconv.ERROR_TYPE] = type(error).__qualname__
-            span.set_status(Status(StatusCode.ERROR, str(error)[:1024]))
+            status = _redaction.http_status(error)
+            if status is not None:
+                values[semconv.HTTP_RESPONSE_STATUS_CODE] = status
+            description = _redaction.error_description(error, status, self.settings.capture_content)
+            span.set_status(Status(StatusCode.ERROR, description))
         span.set_attributes(values)
 
-    def _record_metrics(
+    def _metric_points(
         self,
         inv: Invocation,
-        attrs: Mapping[str, Any],
+        attrs: dict[str, Any],
         usage: Usage | None,
         cost: Cost | None,
         error: BaseException | None,
         duration: float,
-    ) -> None:
+    ) -> list[Point]:
+        """Every metric point of the call, in a fixed order, not yet recorded."""
         instruments = self._instruments
+        points: list[Point] = []
         if error is not None:
-            instruments.operation_duration.record(
-                duration, {**attrs, semconv.ERROR_TYPE: type(error).__qualname__}
+            points.append(
+                (
+                    instruments.operation_duration.record,
+                    duration,
+                    {**attrs, semconv.ERROR_TYPE: type(error).__qualname__},
+                )
             )
         else:
-            instruments.operation_duration.record(duration, attrs)
+            points.append((instruments.operation_duration.record, duration, attrs))
         if inv.time_to_first_chunk is not None:
-            instruments.time_to_first_chunk.record(inv.time_to_first_chunk, attrs)
+            points.append((instruments.time_to_first_chunk.record, inv.time_to_first_chunk, attrs))
         if usage is None or usage.is_empty:
-            return
+            return points
+        measured: Mapping[str, Any] = attrs
         if usage.estimated:
-            attrs = {**attrs, semconv.OTEL_TOKENS_USAGE_ESTIMATED: True}
-        token_usage = instruments.token_usage
+            measured = {**attrs, semconv.OTEL_TOKENS_USAGE_ESTIMATED: True}
+        record_tokens = instruments.token_usage.record
         if usage.input_tokens is not None:
-            token_usage.record(
-                usage.input_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_INPUT}
+            points.append(
+                (record_tokens, usage.input_tokens, {**measured, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_INPUT})
             )
         if usage.output_tokens is not None:
-            token_usage.record(
-                usage.output_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_OUTPUT}
+            points.append(
+                (
+                    record_tokens,
+                    usage.output_tokens,
+                    {**measured, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_OUTPUT},
+                )
             )
-        detail = instruments.token_detail
-        if usage.cache_read_input_tokens:
-            detail.add(
-                usage.cache_read_input_tokens,
-                {**attrs, semconv.OTEL_TOKENS_TOKEN_TYPE: semconv.TOKEN_DETAIL_CACHE_READ},
-            )
-        if usage.cache_creation_input_tokens:
-            detail.add(
-                usage.cache_creation_input_tokens,
-                {**attrs, semconv.OTEL_TOKENS_TOKEN_TYPE: semconv.TOKEN_DETAIL_CACHE_CREATION},
-            )
-        if usage.reasoning_output_tokens:
-            detail.add(
-                usage.reasoning_output_tokens,
-                {**attrs, semconv.OTEL_TOKENS_TOKEN_TYPE: semconv.TOKEN_DETAIL_REASONING},
-            )
+        add_detail = instruments.token_detail.add
+        for value, kind in (
+            (usage.cache_read_input_tokens, semconv.TOKEN_DETAIL_CACHE_READ),
+            (usage.cache_creation_input_tokens, semconv.TOKEN_DETAIL_CACHE_CREATION),
+            (usage.reasoning_output_tokens, semconv.TOKEN_DETAIL_REASONING),
+        ):
+            if value:
+                points.append((add_detail, value, {**measured, semconv.OTEL_TOKENS_TOKEN_TYPE: kind}))
         if cost is not None:
-            instruments.cost.record(cost.total, attrs)
+            points.append((instruments.cost.record, cost.total, measured))
         else:
-            instruments.unpriced_calls.add(1, attrs)
+            points.append((instruments.unpriced_calls.add, 1, measured))
+        return points
+
+    def _dropped_point(self, reason: str, amount: int, attrs: Mapping[str, Any]) -> Point:
+        return (self._instruments.telemetry_dropped.add, amount, {**attrs, semconv.OTEL_TOKENS_DROP_REASON: reason})
+
+    def _count_dropped(self, reason: str, amount: int, attrs: Mapping[str, Any]) -> None:
+        record, value, point_attributes = self._dropped_point(reason, amount, attrs)
+        call_guarded("metrics", record, value, point_attributes)
 
 
-class Invocation:
-    """One call in flight. ``finish``/``fail`` end it exactly once; later calls are ignored."""
-
-    __slots__ = (
-        "_recorder",
-        "request",
-        "span",
-        "started",
-        "metric_attributes",
-        "time_to_first_chunk",
-        "_done",
-    )
-
-    def __init__(
-        self,
-        recorder: Recorder,
-        request: CallRequest,
-        span: Span,
-        started: float,
-        metric_attributes: dict[str, Any],
-    ) -> None:
-        self._recorder = recorder
-        self.request = request
-        self.span = span
-        self.started = started
-        self.metric_attributes = metric_attributes
-        self.time_to_first_chunk: float | None = None
-        self._done = False
-
-    def first_chunk(self) -> None:
-        """Note the arrival of a stream's first chunk."""
-        if self.time_to_first_chunk is None:
-            self.time_to_first_chunk = time.perf_counter() - self.started
-            if self.span.is_recording():
-                self.span.set_attribute(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self.time_to_first_chunk)
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    def finish(self, result: CallResult | None) -> None:
-        if self._done:
-            return
-        self._done = True
-        call_guarded("record.finish", self._recorder._complete, self, result, None)
-
-    def fail(self, error: BaseException, result: CallResult | None = None) -> None:
-        if self._done:
-            return
-        self._done = True
-        call_guarded("record.fail", self._recorder._complete, self, result, error)
+_QUEUED = -1
+"""``Invocation.progress`` while the call's telemetry waits on the background worker."""
 
 
 def usage_attributes(usage: Usage) -> dict[str, Any]:

@@ -46,6 +46,8 @@ OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 ERROR_TYPE: Final = "error.type"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+"""On a failed call's span: the provider's HTTP status, when the error carries one."""
 
 # Proposed in semantic-conventions-genai PR #443 (not yet released).
 GEN_AI_USAGE_COST_AMOUNT: Final = "gen_ai.usage.cost.amount"
@@ -132,6 +134,14 @@ TOKEN_DETAIL_CACHE_CREATION: Final = "cache_creation"
 TOKEN_DETAIL_REASONING: Final = "reasoning"
 OTEL_TOKENS_TAG_KEY: Final = "otel_tokens.tag.key"
 """On ``otel_tokens.tags.folded``: the tag key whose value was folded."""
+OTEL_TOKENS_DROP_REASON: Final = "otel_tokens.drop.reason"
+"""On ``otel_tokens.telemetry.dropped``: why a piece of a call's telemetry was left out."""
+DROP_INVALID_USAGE: Final = "invalid_usage"
+"""A token count in the response was not a sane non-negative integer; that count alone is left out."""
+DROP_ESTIMATE_QUEUE_FULL: Final = "estimate_queue_full"
+"""The local-estimate queue was full; the call was recorded at once, without estimated counts."""
+DROP_SPAN_TAGS_LIMIT: Final = "span_tag_limit"
+"""A call carried more business tags than the span limit; the excess tags are not on the span."""
 
 # Metrics
 OTEL_TOKENS_CLIENT_COST: Final = "otel_tokens.client.cost"
@@ -142,6 +152,8 @@ OTEL_TOKENS_CLIENT_UNPRICED_CALLS: Final = "otel_tokens.client.unpriced_calls"
 """Counter of calls whose model has no known price."""
 OTEL_TOKENS_TAGS_FOLDED: Final = "otel_tokens.tags.folded"
 """Counter of tag values folded into the overflow value by the cardinality guard."""
+OTEL_TOKENS_TELEMETRY_DROPPED: Final = "otel_tokens.telemetry.dropped"
+"""Counter of telemetry pieces deliberately left out (by ``otel_tokens.drop.reason``): never silent."""
 
 TAG_OVERFLOW_VALUE: Final = "__overflow__"
 """The value a tag takes on metrics once its key has too many distinct values."""
@@ -162,12 +174,14 @@ OWN_ATTRIBUTES: Final = (
     OTEL_TOKENS_USAGE_RAW_OUTPUT_TOKENS,
     OTEL_TOKENS_TOKEN_TYPE,
     OTEL_TOKENS_TAG_KEY,
+    OTEL_TOKENS_DROP_REASON,
 )
 OWN_METRICS: Final = (
     OTEL_TOKENS_CLIENT_COST,
     OTEL_TOKENS_CLIENT_TOKEN_DETAIL,
     OTEL_TOKENS_CLIENT_UNPRICED_CALLS,
     OTEL_TOKENS_TAGS_FOLDED,
+    OTEL_TOKENS_TELEMETRY_DROPPED,
 )
 
 

@@ -8,7 +8,61 @@ which provider a call went to.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import Any
+
+MAX_TOKEN_COUNT = 10**12
+"""Above any real call (a million-token context is 10**6), below what OTLP's int64 points overflow
+on when summed: a count beyond it is a broken response, not usage."""
+
+_COUNT_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cache_creation_1h_input_tokens",
+    "reasoning_output_tokens",
+    "search_units",
+)
+_invalid = threading.local()
+
+
+def count(value: Any) -> int | None:
+    """A count read from a response, validated where it is read.
+
+    Returns the count as an ``int`` when ``value`` is a non-negative integer no larger than
+    :data:`MAX_TOKEN_COUNT`: an ``int`` (not a ``bool``), a float with no fractional part, or
+    a string of decimal digits (some OpenAI-compatible servers quote numbers). ``None`` (absent)
+    gives ``None``. Anything else (negative, huge, fractional, a bool, an object) is invalid:
+    ``None`` is returned, so that field alone is lost, and the call's recorder counts it on
+    ``otel_tokens.telemetry.dropped`` (reason ``invalid_usage``). Never raises.
+    """
+    kind = type(value)
+    if kind is int:
+        if 0 <= value <= MAX_TOKEN_COUNT:
+            return value  # type: ignore[no-any-return]
+    elif value is None:
+        return None
+    elif kind is float:
+        if value.is_integer() and 0 <= value <= MAX_TOKEN_COUNT:
+            return int(value)
+    elif kind is str:
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 13 and int(text) <= MAX_TOKEN_COUNT:
+            return int(text)
+    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT:
+        return int(value)  # an int subclass (IntEnum, numpy integers register as Integral, not int)
+    _invalid.count = getattr(_invalid, "count", 0) + 1
+    return None
+
+
+def take_invalid_count() -> int:
+    """How many invalid counts :func:`count` rejected on this thread since the last call; resets it."""
+    found: int = getattr(_invalid, "count", 0)
+    if found:
+        _invalid.count = 0
+    return found
 
 
 @dataclass(slots=True)
@@ -32,6 +86,20 @@ class Usage:
     estimated: bool = False
     """True when counted locally because the provider reported nothing."""
     estimate_method: str | None = None
+
+    def validate(self) -> int:
+        """Pass every count through :func:`count` again (a backstop for counts an extractor
+        computed); invalid ones become ``None``. Returns how many were invalid."""
+        invalid = 0
+        for name in _COUNT_FIELDS:
+            value = getattr(self, name)
+            if value is not None and (type(value) is not int or not 0 <= value <= MAX_TOKEN_COUNT):
+                checked = count(value)
+                take_invalid_count()
+                if checked is None:
+                    invalid += 1
+                setattr(self, name, checked)
+        return invalid
 
     @property
     def uncached_input_tokens(self) -> int:

@@ -169,7 +169,7 @@ def test_injected_stream_usage_is_exact_and_invisible_to_the_user(server, client
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
-    _runtime.set_settings(Settings(stream_include_usage=True))
+    _runtime.set_settings(Settings(stream_include_usage=True, provider_hosts={"127.0.0.1": "openai"}))
     instrumentor_reset(telemetry)
     server.enqueue(Scenario(prompt_tokens=20, completion_tokens=7, chunks=3))
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
@@ -450,9 +450,9 @@ def test_internal_failure_never_reaches_the_user(server, client, telemetry, monk
 
     _safety.set_strict(False)
     monkeypatch.setattr(_extract, "chat_result", lambda response: 1 / 0)
-    from otel_tokens_openai import _wrappers
+    from otel_tokens_openai import _endpoints
 
-    monkeypatch.setitem(_wrappers._RESULTS, "chat", _extract.chat_result)
+    monkeypatch.setitem(_endpoints._RESULTS, "chat", _extract.chat_result)
     instrumentor_reset(telemetry)
     server.enqueue(Scenario(prompt_tokens=3, completion_tokens=2))
     response = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)

@@ -16,17 +16,14 @@ Usually started by ``otel_tokens.init()`` or ``opentelemetry-instrument``; direc
 
 from __future__ import annotations
 
-import functools
+from importlib.metadata import version
 
-from otel_tokens._instrumentor import TokensInstrumentor
-from otel_tokens._patching import PatchSpec
-from otel_tokens._wrapping import WrapperFn, async_wrapper, sync_wrapper
-from otel_tokens.record import Recorder
-from otel_tokens_openai._wrappers import CHAT, COMPLETION, EMBEDDINGS, RESPONSES, OpenAIEndpoint
+from otel_tokens.instrumentation import PatchSpec, TokensInstrumentor, call_patches
+from otel_tokens_openai._endpoints import CHAT, COMPLETION, EMBEDDINGS, RESPONSES, OpenAIEndpoint
 from otel_tokens_openai.package import _instruments
 
 __all__ = ["OpenAIInstrumentor"]
-__version__ = "0.1.0"
+__version__ = version("otel-tokens-openai")
 
 # Declarative: (module, class, methods, endpoint kind); the Async class is wrapped alike.
 _PATCH_TABLE = (
@@ -37,14 +34,6 @@ _PATCH_TABLE = (
 )
 
 
-def _sync(recorder: Recorder, endpoint: OpenAIEndpoint) -> WrapperFn:
-    return sync_wrapper(recorder, endpoint)
-
-
-def _async(recorder: Recorder, endpoint: OpenAIEndpoint) -> WrapperFn:
-    return async_wrapper(recorder, endpoint)
-
-
 class OpenAIInstrumentor(TokensInstrumentor):
     """Instruments the openai client. Holds no configuration; settings come from ``otel_tokens``."""
 
@@ -53,13 +42,9 @@ class OpenAIInstrumentor(TokensInstrumentor):
     scope_version = __version__
 
     def patch_specs(self) -> list[PatchSpec]:
-        specs = []
-        for module, cls, methods, kind in _PATCH_TABLE:
-            endpoint = OpenAIEndpoint(kind)
-            for method in methods:
-                sync = functools.partial(_sync, endpoint=endpoint)
-                specs.append(PatchSpec(module, f"{cls}.{method}", sync))
-                specs.append(
-                    PatchSpec(module, f"Async{cls}.{method}", functools.partial(_async, endpoint=endpoint))
-                )
-        return specs
+        return [
+            patch
+            for module, cls, methods, kind in _PATCH_TABLE
+            for method in methods
+            for patch in call_patches(module, cls, f"Async{cls}", method, OpenAIEndpoint(kind))
+        ]

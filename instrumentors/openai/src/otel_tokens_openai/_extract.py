@@ -8,15 +8,22 @@ They accept the SDK's pydantic objects or plain dicts alike, never raise on odd 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from otel_tokens import _openai_shape as shape
-from otel_tokens import semconv
-from otel_tokens._fields import get
-from otel_tokens.record import CallResult
-from otel_tokens.usage import Usage
+from otel_tokens.instrumentation import (
+    CallResult,
+    Estimate,
+    Tokenizer,
+    Usage,
+    count,
+    get,
+    items,
+    semconv,
+    text_or_none,
+)
+from otel_tokens.instrumentation import openai_shape as shape
 
 # Hosts of OpenAI and the OpenAI-compatible APIs we know, with their gen_ai.provider.name.
 KNOWN_HOSTS: dict[str, str] = {
@@ -42,7 +49,7 @@ def provider_for(
 ) -> tuple[str, str | None, int | None]:
     """``(gen_ai.provider.name, server.address, server.port)`` for a client's base URL.
 
-    Pure; callers cache the result per client (see ``_wrappers._client_provider``).
+    Pure; callers cache the result per client (see ``_endpoints._client_provider``).
     """
     parts = urlsplit(base_url)
     host = (parts.hostname or "").lower()
@@ -149,10 +156,10 @@ def chat_usage(usage: Any) -> Usage | None:
     if cached is None:
         cached = get(usage, "prompt_cache_hit_tokens")  # DeepSeek reports it at top level
     return Usage(
-        input_tokens=get(usage, "prompt_tokens"),
-        output_tokens=get(usage, "completion_tokens"),
-        cache_read_input_tokens=cached,
-        reasoning_output_tokens=get(get(usage, "completion_tokens_details"), "reasoning_tokens"),
+        input_tokens=count(get(usage, "prompt_tokens")),
+        output_tokens=count(get(usage, "completion_tokens")),
+        cache_read_input_tokens=count(cached),
+        reasoning_output_tokens=count(get(get(usage, "completion_tokens_details"), "reasoning_tokens")),
     )
 
 
@@ -161,10 +168,10 @@ def responses_usage(usage: Any) -> Usage | None:
     if usage is None:
         return None
     return Usage(
-        input_tokens=get(usage, "input_tokens"),
-        output_tokens=get(usage, "output_tokens"),
-        cache_read_input_tokens=get(get(usage, "input_tokens_details"), "cached_tokens"),
-        reasoning_output_tokens=get(get(usage, "output_tokens_details"), "reasoning_tokens"),
+        input_tokens=count(get(usage, "input_tokens")),
+        output_tokens=count(get(usage, "output_tokens")),
+        cache_read_input_tokens=count(get(get(usage, "input_tokens_details"), "cached_tokens")),
+        reasoning_output_tokens=count(get(get(usage, "output_tokens_details"), "reasoning_tokens")),
     )
 
 
@@ -172,8 +179,8 @@ def responses_usage(usage: Any) -> Usage | None:
 
 
 def response_attributes(response: Any) -> dict[str, Any] | None:
-    tier = get(response, "service_tier")
-    fingerprint = get(response, "system_fingerprint")
+    tier = text_or_none(get(response, "service_tier"))
+    fingerprint = text_or_none(get(response, "system_fingerprint"))
     if not tier and not fingerprint:
         return None
     values: dict[str, Any] = {}
@@ -187,7 +194,7 @@ def response_attributes(response: Any) -> dict[str, Any] | None:
 def chat_result(response: Any) -> CallResult:
     """A chat completion (``ChatCompletion``, ``ParsedChatCompletion`` or a dict)."""
     result = shape.chat_result(response, chat_usage, message_texts)
-    result.service_tier = get(response, "service_tier")
+    result.service_tier = text_or_none(get(response, "service_tier"))
     result.attributes = response_attributes(response)
     return result
 
@@ -205,20 +212,20 @@ def embeddings_result(response: Any) -> CallResult:
 
 def responses_result(response: Any) -> CallResult:
     """A Responses API ``Response`` (also the one inside ``response.completed`` events)."""
-    output = get(response, "output") or ()
+    output = items(get(response, "output"))
     usage = responses_usage(get(response, "usage"))
     texts = [text for item in output for text in _response_item_texts(item)]
-    status = get(response, "status")
+    status = text_or_none(get(response, "status"))
     reasons = None
     if status:
-        detail = get(get(response, "incomplete_details"), "reason")
-        reasons = (str(detail or status),)
+        detail = text_or_none(get(get(response, "incomplete_details"), "reason"))
+        reasons = (detail or status,)
     return CallResult(
-        response_model=get(response, "model") or None,
-        response_id=get(response, "id"),
+        response_model=text_or_none(get(response, "model")),
+        response_id=text_or_none(get(response, "id")),
         finish_reasons=reasons,
         usage=usage,
-        service_tier=get(response, "service_tier"),
+        service_tier=text_or_none(get(response, "service_tier")),
         attributes=response_attributes(response),
         output_texts=None if usage is not None else texts,
         output_messages=lambda: [shape.output_message("assistant", texts, status)],
@@ -228,10 +235,14 @@ def responses_result(response: Any) -> CallResult:
 def _response_item_texts(item: Any) -> list[str]:
     kind = get(item, "type")
     if kind == "message":
-        return [get(part, "text") or get(part, "refusal") or "" for part in get(item, "content") or ()]
+        return [_text(get(part, "text")) or _text(get(part, "refusal")) for part in items(get(item, "content"))]
     if kind == "function_call":
-        return [get(item, "name") or "", get(item, "arguments") or ""]
+        return [_text(get(item, "name")), _text(get(item, "arguments"))]
     return []
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def message_texts(message: Any) -> list[str]:
@@ -242,21 +253,19 @@ def message_texts(message: Any) -> list[str]:
     content = get(message, "content")
     if isinstance(content, str):
         texts.append(content)
-    elif isinstance(content, Iterable):
-        texts.extend(
-            get(part, "text") or "" for part in content if get(part, "type") in ("text", "input_text")
-        )
+    elif isinstance(content, list | tuple):
+        texts.extend(_text(get(part, "text")) for part in content if get(part, "type") in ("text", "input_text"))
     refusal = get(message, "refusal")
     if isinstance(refusal, str):
         texts.append(refusal)
-    for call in get(message, "tool_calls") or ():
+    for call in items(get(message, "tool_calls")):
         function = get(call, "function")
-        texts.append(get(function, "name") or "")
-        texts.append(get(function, "arguments") or "")
+        texts.append(_text(get(function, "name")))
+        texts.append(_text(get(function, "arguments")))
     function_call = get(message, "function_call")
     if function_call is not None:
-        texts.append(get(function_call, "name") or "")
-        texts.append(get(function_call, "arguments") or "")
+        texts.append(_text(get(function_call, "name")))
+        texts.append(_text(get(function_call, "arguments")))
     return [text for text in texts if text]
 
 
@@ -286,3 +295,109 @@ def prompt_texts(value: Any) -> list[str]:
     if isinstance(value, Iterable):
         return [item for item in value if isinstance(item, str)]
     return []
+
+
+# -- request-side helpers for the endpoints ------------------------------------------------
+
+
+def input_messages_builder(kind: str, kwargs: Mapping[str, Any]) -> Callable[[], Any] | None:
+    """Builds ``gen_ai.input.messages`` (called only when content capture is on)."""
+    if kind == "chat":
+        return lambda: input_messages(kwargs.get("messages"))
+    if kind == "responses":
+        return lambda: responses_input_messages(kwargs)
+    if kind == "completion":
+        return lambda: input_messages(prompt_texts(kwargs.get("prompt")))
+    return None
+
+
+def input_estimator(kind: str, model: str | None, kwargs: Mapping[str, Any]) -> Callable[[Tokenizer], Estimate]:
+    """Counts the input locally, for when no usage comes back."""
+    # Copy now: programs often append the reply to the same message list right after the call.
+    if kind == "chat":
+        messages = list(items(kwargs.get("messages")))
+        return lambda tokenizer: tokenizer.count_chat_input(model, messages)
+    if kind == "responses":
+        value = kwargs.get("input")
+        instructions = kwargs.get("instructions")
+        messages = [{"role": "user", "content": value}] if isinstance(value, str) else list(items(value))
+        if isinstance(instructions, str):
+            messages.insert(0, {"role": "system", "content": instructions})
+        return lambda tokenizer: tokenizer.count_chat_input(model, messages)
+    value = kwargs.get("prompt" if kind == "completion" else "input")
+    return shape.prompt_estimator(model, prompt_texts(value), value)
+
+
+# -- OTEL_TOKENS_STREAM_INCLUDE_USAGE ------------------------------------------------------
+
+STREAM_OPTIONS_PROVIDERS = frozenset(
+    {
+        semconv.PROVIDER_OPENAI,
+        semconv.PROVIDER_GROQ,
+        semconv.PROVIDER_DEEPSEEK,
+        semconv.PROVIDER_TOGETHER_AI,
+        semconv.PROVIDER_OPENROUTER,
+        semconv.PROVIDER_X_AI,
+        semconv.PROVIDER_FIREWORKS_AI,
+    }
+)
+"""Providers whose servers accept ``stream_options``: the only ones the opt-in asks for usage.
+
+Azure OpenAI is left out (API versions before 2024-09-01-preview answer 400 to it), and so is
+any host we do not recognise (the provider is then ``openai`` by default, but only
+``api.openai.com`` is known to accept it) unless ``OTEL_TOKENS_PROVIDER_HOSTS`` declares it.
+"""
+
+
+def asks_for_usage(provider: str, host: str | None, host_overrides: Mapping[str, str]) -> bool:
+    """Whether the opt-in may add ``stream_options`` to a call to this provider and host: a
+    provider that accepts it, recognised by its host or declared in ``OTEL_TOKENS_PROVIDER_HOSTS``."""
+    if provider not in STREAM_OPTIONS_PROVIDERS:
+        return False
+    if provider == semconv.PROVIDER_OPENAI:
+        return host == "api.openai.com" or (host is not None and host in host_overrides)
+    return True
+
+
+def with_stream_usage(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` asking the server for a final usage chunk; the same dict if the user already did."""
+    options = kwargs.get("stream_options")
+    options = options if given(options) and isinstance(options, dict) else {}
+    if options.get("include_usage"):
+        return kwargs
+    return {**kwargs, "stream_options": {**options, "include_usage": True}}
+
+
+def without_usage(chunk: Any) -> Any:
+    """A copy of ``chunk`` without its usage: what the user would have got without the opt-in
+    (servers that put the usage on the finish chunk instead of a chunk of its own)."""
+    copy = getattr(chunk, "model_copy", None)
+    if copy is not None:
+        return copy(update={"usage": None})
+    if isinstance(chunk, dict):
+        return {key: value for key, value in chunk.items() if key != "usage"}
+    return chunk
+
+
+def read_odd_chunk(chunk: Any, kind: str, reasons: dict[int, str], texts: list[str]) -> list[Any] | tuple[Any, ...]:
+    """Read a chunk that is not the SDK's usual type (a compatible server's oddity), field by
+    field; returns its choices (empty when there are none)."""
+    choices = items(get(chunk, "choices"))
+    for position, choice in enumerate(choices):
+        reason = text_or_none(get(choice, "finish_reason"))
+        if reason:
+            index = get(choice, "index")
+            reasons[index if type(index) is int else position] = reason
+        if kind == "chat":
+            delta = get(choice, "delta")
+            content = get(delta, "content")
+            if isinstance(content, str) and content:
+                texts.append(content)
+            for call in items(get(delta, "tool_calls")):
+                function = get(call, "function")
+                texts.append(_text(get(function, "name")) + _text(get(function, "arguments")))
+        else:
+            text = get(choice, "text")
+            if isinstance(text, str) and text:
+                texts.append(text)
+    return choices
