@@ -6,7 +6,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from otel_tokens._openai_shape import ChatStreamObserverBase, chat_result, finish_reasons
-from otel_tokens.record import CallResult
 from otel_tokens.usage import Usage
 
 
@@ -44,23 +43,13 @@ def test_chat_result_uses_the_given_readers_and_keeps_texts_only_without_usage()
     assert with_usage.output_texts is None
 
 
-class _Invocation:
-    def __init__(self) -> None:
-        self.finished: CallResult | None = None
-
-    def finish(self, result: CallResult) -> None:
-        self.finished = result
-
-
 def test_stream_result_orders_finish_reasons_by_choice_index():
-    invocation = _Invocation()
-    observer = ChatStreamObserverBase(invocation, injected_usage=False)  # type: ignore[arg-type]
+    observer = ChatStreamObserverBase(injected_usage=False)
     observer._head = {"model": "m", "id": "r"}
     observer._reasons = {2: "stop", 0: "length"}  # as n=3 choices may finish
     observer._texts = ["Hel", "lo"]
-    observer._end(None, None, "default", {"a": 1})
-    result = invocation.finished
-    assert result is not None and result.output_messages is not None
+    result = observer._result(None, "default", {"a": 1})
+    assert result.output_messages is not None
     assert result.finish_reasons == ("length", "stop")
     assert (result.response_model, result.response_id) == ("m", "r")
     assert (result.usage, result.service_tier, result.attributes) == (None, "default", {"a": 1})

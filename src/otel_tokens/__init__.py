@@ -16,7 +16,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-from importlib.metadata import entry_points
+from importlib.metadata import entry_points, version
 from typing import Any
 
 from opentelemetry.instrumentation.dependencies import DependencyConflictError
@@ -38,7 +38,7 @@ __all__ = [
     "tags",
     "uninstrument",
 ]
-__version__ = "0.1.0"
+__version__ = version("otel-tokens")
 
 logger = logging.getLogger("otel_tokens")
 

@@ -10,6 +10,7 @@ telemetry was being written (the end is then completed on the next attempt or at
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
 from collections.abc import Callable
@@ -174,10 +175,8 @@ class Invocation:
         # A call whose end was interrupted, or that nothing ended (an SDK object we never saw
         # again), still ends its span when the invocation is collected.
         if self._state != _ENDED:
-            try:
+            with contextlib.suppress(BaseException):  # nothing may escape a finaliser
                 self.end()
-            except BaseException:  # noqa: BLE001, S110 - nothing may escape a finaliser
-                pass
 
 
 class CallScope:

@@ -14,7 +14,8 @@ responses and chunks::
 
     class ChatEndpoint(Endpoint):
         def prepare(self, settings, instance, args, kwargs):
-            request = CallRequest(operation=semconv.OPERATION_CHAT, provider="acme", request_model=kwargs.get("model"))
+            model = text_or_none(kwargs.get("model"))
+            request = CallRequest(operation=semconv.OPERATION_CHAT, provider="acme", request_model=model)
             return Prepared(request, kwargs, stream=kwargs.get("stream") is True)
 
         def read_result(self, response, plan):

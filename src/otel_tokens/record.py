@@ -33,7 +33,6 @@ from otel_tokens._safety import call_guarded, report
 from otel_tokens._settings import Settings
 from otel_tokens.metrics import Instruments
 from otel_tokens.pricing import Cost, PriceBook
-from otel_tokens.tokenize import Tokenizer
 from otel_tokens.usage import Usage, take_invalid_count
 
 logger = logging.getLogger("otel_tokens")
@@ -271,7 +270,11 @@ class Recorder:
         record_tokens = instruments.token_usage.record
         if usage.input_tokens is not None:
             points.append(
-                (record_tokens, usage.input_tokens, {**measured, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_INPUT})
+                (
+                    record_tokens,
+                    usage.input_tokens,
+                    {**measured, semconv.GEN_AI_TOKEN_TYPE: semconv.TOKEN_TYPE_INPUT},
+                )
             )
         if usage.output_tokens is not None:
             points.append(
@@ -296,7 +299,11 @@ class Recorder:
         return points
 
     def _dropped_point(self, reason: str, amount: int, attrs: Mapping[str, Any]) -> Point:
-        return (self._instruments.telemetry_dropped.add, amount, {**attrs, semconv.OTEL_TOKENS_DROP_REASON: reason})
+        return (
+            self._instruments.telemetry_dropped.add,
+            amount,
+            {**attrs, semconv.OTEL_TOKENS_DROP_REASON: reason},
+        )
 
     def _count_dropped(self, reason: str, amount: int, attrs: Mapping[str, Any]) -> None:
         record, value, point_attributes = self._dropped_point(reason, amount, attrs)
