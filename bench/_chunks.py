@@ -15,9 +15,9 @@ from typing import Any
 
 import _wire
 from openai.types.chat import ChatCompletionChunk
-from otel_tokens_openai._wrappers import CHAT, ChatStreamObserver
+from otel_tokens_openai._endpoints import CHAT, ChatStreamObserver
 
-from otel_tokens._streams import SyncStreamProxy
+from otel_tokens.instrumentation import SyncStreamProxy
 
 
 class _Invocation:
@@ -25,14 +25,12 @@ class _Invocation:
 
     def __init__(self) -> None:
         self.finished: Any = None
+        self.time_to_first_chunk: float | None = None
 
     def first_chunk(self) -> None:
-        pass
+        self.time_to_first_chunk = 0.0
 
-    def finish(self, result: Any) -> None:
-        self.finished = result
-
-    def fail(self, error: BaseException, result: Any) -> None:
+    def end(self, result: Any = None, error: BaseException | None = None) -> None:
         self.finished = result
 
 
@@ -59,7 +57,8 @@ def per_chunk_us(rounds: int = 30) -> dict[str, float]:
             bare_times.append(time.perf_counter_ns() - start)
             last = _Invocation()
             start = time.perf_counter_ns()
-            for _ in SyncStreamProxy(iter(chunks), ChatStreamObserver(last, CHAT, False)):  # type: ignore[arg-type]
+            observer = ChatStreamObserver(CHAT, False)
+            for _ in SyncStreamProxy(iter(chunks), last, observer):  # type: ignore[arg-type]
                 pass
             observed_times.append(time.perf_counter_ns() - start)
         finally:

@@ -51,7 +51,7 @@ from otel_tokens_anthropic import AnthropicInstrumentor
 from otel_tokens_anthropic._stream import MessageStreamObserver
 
 from otel_tokens import semconv as sc
-from otel_tokens._streams import SyncStreamProxy
+from otel_tokens.instrumentation import SyncStreamProxy
 
 OURS = AnthropicInstrumentor.scope_name
 MESSAGE, STREAM = "messages.create", "messages.create stream"
@@ -232,7 +232,7 @@ def per_event_us(rounds: int = 30) -> dict[str, float]:
             bare_times.append(time.perf_counter_ns() - start)
             last = _chunks._Invocation()  # noqa: SLF001
             start = time.perf_counter_ns()
-            for _ in SyncStreamProxy(iter(events), MessageStreamObserver(last)):  # type: ignore[arg-type]
+            for _ in SyncStreamProxy(iter(events), last, MessageStreamObserver()):  # type: ignore[arg-type]
                 pass
             observed_times.append(time.perf_counter_ns() - start)
         finally:

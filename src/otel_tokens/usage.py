@@ -38,22 +38,30 @@ def count(value: Any) -> int | None:
     ``None`` is returned, so that field alone is lost, and the call's recorder counts it on
     ``otel_tokens.telemetry.dropped`` (reason ``invalid_usage``). Never raises.
     """
+    if type(value) is int and 0 <= value <= MAX_TOKEN_COUNT:
+        return value
+    if value is None:
+        return None
+    checked = _checked(value)
+    if checked is None:
+        _invalid.count = getattr(_invalid, "count", 0) + 1
+    return checked
+
+
+def _checked(value: Any) -> int | None:
+    """``value`` as a valid count, or ``None``; counts nothing."""
     kind = type(value)
     if kind is int:
-        if 0 <= value <= MAX_TOKEN_COUNT:
-            return value  # type: ignore[no-any-return]
-    elif value is None:
-        return None
-    elif kind is float:
-        if value.is_integer() and 0 <= value <= MAX_TOKEN_COUNT:
-            return int(value)
-    elif kind is str:
+        return value if 0 <= value <= MAX_TOKEN_COUNT else None  # type: ignore[no-any-return]
+    if kind is float:
+        return int(value) if value.is_integer() and 0 <= value <= MAX_TOKEN_COUNT else None
+    if kind is str:
         text = value.strip()
         if text.isascii() and text.isdigit() and len(text) <= 13 and int(text) <= MAX_TOKEN_COUNT:
             return int(text)
-    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT:
-        return int(value)  # an int subclass (IntEnum, numpy integers register as Integral, not int)
-    _invalid.count = getattr(_invalid, "count", 0) + 1
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT:
+        return int(value)  # an int subclass (an IntEnum...)
     return None
 
 
@@ -94,8 +102,7 @@ class Usage:
         for name in _COUNT_FIELDS:
             value = getattr(self, name)
             if value is not None and (type(value) is not int or not 0 <= value <= MAX_TOKEN_COUNT):
-                checked = count(value)
-                take_invalid_count()
+                checked = _checked(value)
                 if checked is None:
                     invalid += 1
                 setattr(self, name, checked)

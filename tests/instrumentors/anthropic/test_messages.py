@@ -130,6 +130,51 @@ def test_one_hour_cache_writes_are_priced_at_the_one_hour_rate(server, client, t
     )
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_absurd_count_is_dropped_alone_and_counted(server, client, telemetry, stream):
+    # The SDK passes 2**70 cached tokens through unchecked; that count alone is lost.
+    server.enqueue(
+        Scenario(
+            prompt_tokens=40,
+            cache_creation_tokens=300,
+            completion_tokens=25,
+            chunks=3,
+            usage_fields={"cache_read_input_tokens": 2**70},
+        )
+    )
+    if stream:
+        events = list(client.messages.create(model=MODEL, max_tokens=50, messages=MESSAGES, stream=True))
+        assert events[0].message.usage.cache_read_input_tokens == 2**70  # the user's events are unchanged
+    else:
+        message = client.messages.create(model=MODEL, max_tokens=50, messages=MESSAGES)
+        assert message.usage.cache_read_input_tokens == 2**70  # the user's object is unchanged
+    span = only_span(telemetry)
+    expected = {
+        "gen_ai.usage.input_tokens": 340,  # 40 uncached + 300 written; the absurd read is not added
+        "gen_ai.usage.output_tokens": 25,
+        "gen_ai.usage.cache_creation.input_tokens": 300,
+        "gen_ai.usage.cache_read.input_tokens": None,
+        "gen_ai.response.model": MODEL,
+        "gen_ai.response.finish_reasons": ("end_turn",),
+        "gen_ai.usage.cost.amount": pytest.approx(cost(HAIKU_4_5, input=40, cache_write_5m=300, output=25)),
+    }
+    assert subset(span.attributes, expected) == expected
+    assert span.status.status_code is StatusCode.UNSET
+    tokens = token_points(telemetry)
+    assert (tokens["input"].sum, tokens["output"].sum) == (340, 25)
+    assert details(telemetry) == {"cache_creation": 300}
+    [dropped] = telemetry.points("otel_tokens.telemetry.dropped")
+    assert dropped.value == 1
+    assert dropped.attributes == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "anthropic",
+        "gen_ai.request.model": MODEL,
+        "gen_ai.response.model": MODEL,
+        "server.address": "127.0.0.1",
+        "otel_tokens.drop.reason": "invalid_usage",
+    }
+
+
 def test_older_usage_shape_without_cache_fields(server, client, telemetry):
     server.enqueue(Scenario(prompt_tokens=17, completion_tokens=9, usage_details=False))
     client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)
@@ -294,7 +339,7 @@ def test_missing_usage_is_estimated_and_flagged(server, client, telemetry):
 
 
 def test_missing_usage_estimate_counts_tools_and_the_tool_use_system_prompt(server, client, telemetry):
-    from otel_tokens_anthropic._wrappers import TOOL_USE_SYSTEM_PROMPT_TOKENS
+    from otel_tokens_anthropic._extract import TOOL_USE_SYSTEM_PROMPT_TOKENS
 
     from otel_tokens.tokenize import Tokenizer
 
@@ -397,13 +442,31 @@ def test_nested_instrumented_call_is_counted_once(server, client, telemetry):
     assert telemetry.points("gen_ai.client.token.usage") == []
 
 
+async def test_suppress_instrumentation_records_nothing(server, client, async_client, telemetry):
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)
+        list(client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES, stream=True))
+        with client.messages.stream(model=MODEL, max_tokens=10, messages=MESSAGES) as stream:
+            stream.until_done()
+        async with async_client.messages.stream(model=MODEL, max_tokens=10, messages=MESSAGES) as helper:
+            await helper.until_done()
+    manager = client.messages.stream(model=MODEL, max_tokens=10, messages=MESSAGES)
+    with suppress_instrumentation(), manager as stream:  # suppressed where the request is sent
+        stream.until_done()
+    assert len(server.requests) == 5
+    assert telemetry.spans() == ()
+    assert telemetry.points("gen_ai.client.token.usage") == []
+
+
 def test_internal_failure_never_reaches_the_user(server, client, telemetry, monkeypatch, caplog):
-    from otel_tokens_anthropic import _wrappers
+    from otel_tokens_anthropic import _endpoints
 
     from otel_tokens import _safety
 
     _safety.set_strict(False)
-    monkeypatch.setitem(_wrappers._RESULTS, "messages", lambda message: 1 / 0)
+    monkeypatch.setitem(_endpoints._RESULTS, "messages", lambda message: 1 / 0)
     reinstrument(telemetry)
     server.enqueue(Scenario(prompt_tokens=3, completion_tokens=2))
     message = client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)

@@ -414,3 +414,26 @@ def test_served_service_tier_goes_to_pricing(server, client, telemetry, caplog):
     # The price data has no Bedrock priority prices yet: standard rate, and a visible warning.
     assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(cost(NOVA_LITE, input=100, output=10))
     assert any("'priority' service-tier price" in r.getMessage() for r in caplog.records)
+
+
+@needs_converse_cache
+def test_absurd_count_loses_that_count_only(server, client, telemetry):
+    server.enqueue(
+        Scenario(prompt_tokens=120, cached_tokens=2**70, cache_creation_tokens=512, completion_tokens=40)
+    )
+    response = client.converse(modelId=HAIKU, messages=MESSAGES)
+    assert response["usage"]["cacheReadInputTokens"] == 2**70  # the user's dict, unchanged
+    span = only_span(telemetry)
+    assert usage_of(span) == {
+        "gen_ai.usage.input_tokens": 120 + 512,
+        "gen_ai.usage.output_tokens": 40,
+        "gen_ai.usage.cache_creation.input_tokens": 512,
+    }
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("end_turn",)
+    expected = cost(CLAUDE_35_HAIKU, input=120, cache_write=512, output=40)
+    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(expected, rel=1e-9)
+    tokens = token_points(telemetry)
+    assert (tokens["input"].sum, tokens["output"].sum) == (632, 40)
+    [dropped] = telemetry.points("otel_tokens.telemetry.dropped")
+    assert dropped.attributes["otel_tokens.drop.reason"] == "invalid_usage"
+    assert dropped.value == 1

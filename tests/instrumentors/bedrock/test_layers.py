@@ -9,7 +9,7 @@ import botocore.client
 import pytest
 import wrapt
 from botocore.exceptions import ClientError
-from otel_tokens_bedrock import BedrockInstrumentor, _wrappers
+from otel_tokens_bedrock import BedrockInstrumentor, _endpoints
 
 from otel_tokens.testing import InMemoryTelemetry, Scenario
 
@@ -24,7 +24,7 @@ def test_other_aws_calls_pass_through_untouched(server, telemetry, monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("an endpoint was consulted for a non-Bedrock call")
 
-    monkeypatch.setattr(_wrappers.BedrockEndpoint, "prepare", never)
+    monkeypatch.setattr(_endpoints.BedrockEndpoint, "prepare", never)
     s3 = boto3.client(
         "s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="x",
         aws_secret_access_key="x", config=NO_RETRIES,

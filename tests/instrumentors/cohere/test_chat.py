@@ -510,12 +510,12 @@ def test_nested_instrumented_call_is_counted_once(server, v2, telemetry):
 
 
 def test_internal_failure_never_reaches_the_user(server, v2, telemetry, monkeypatch, caplog):
-    from otel_tokens_cohere import _wrappers
+    from otel_tokens_cohere import _endpoints
 
     from otel_tokens import _safety
 
     _safety.set_strict(False)
-    monkeypatch.setitem(_wrappers._RESULTS, _wrappers.CHAT_V2, lambda response: 1 / 0)
+    monkeypatch.setitem(_endpoints._RESULTS, _endpoints.CHAT_V2, lambda response: 1 / 0)
     server.enqueue(Scenario(prompt_tokens=3, completion_tokens=2))
     response = v2.chat(model="command-r", messages=MESSAGES)
     assert response.usage.billed_units.input_tokens == 3
@@ -558,3 +558,46 @@ def test_client_made_before_instrumentation_has_uninstrumented_chat(server):
     finally:
         CohereInstrumentor().uninstrument()
     assert [s.name for s in memory.spans()] == ["rerank rerank-v3.5"]
+
+
+def test_client_made_while_instrumented_follows_reinstrumentation(server, v2, telemetry):
+    # Client.__init__ bound chat onto this instance while instrumented: after uninstrument() the
+    # bound wrapper passes calls through, after a new instrument() it records them again, once.
+    from otel_tokens_cohere import CohereInstrumentor
+
+    CohereInstrumentor().uninstrument()
+    v2.chat(model="command-r", messages=MESSAGES)
+    assert telemetry.spans() == ()
+    CohereInstrumentor().instrument(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+    )
+    server.enqueue(Scenario(prompt_tokens=3, completion_tokens=2))
+    v2.chat(model="command-r", messages=MESSAGES)
+    assert only_span(telemetry).attributes["gen_ai.usage.input_tokens"] == 3
+    assert [p.count for p in telemetry.points("gen_ai.client.operation.duration")] == [1]
+
+
+def test_absurd_count_loses_that_count_only(server, v2, telemetry):
+    absurd = {
+        "billed_units": {"input_tokens": 12, "output_tokens": 2**70},
+        "tokens": {"input_tokens": 70, "output_tokens": 9},
+    }
+    server.enqueue(Scenario(prompt_tokens=12, completion_tokens=5, usage_fields=absurd))
+    response = v2.chat(model="command-r", messages=MESSAGES)
+    assert response.usage.billed_units.output_tokens == 2**70  # the SDK's own object, unchanged
+    span = only_span(telemetry)
+    assert {
+        k: v for k, v in span.attributes.items() if k.startswith(("gen_ai.usage", "otel_tokens.usage"))
+    } == {
+        "gen_ai.usage.input_tokens": 12,
+        "otel_tokens.usage.raw.input_tokens": 70,
+        "otel_tokens.usage.raw.output_tokens": 9,
+        "gen_ai.usage.cost.amount": pytest.approx(cost(COMMAND_R, input=12)),
+        "gen_ai.usage.cost.currency": "USD",
+        "gen_ai.usage.cost.source": "local",
+    }
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("COMPLETE",)
+    assert token_points(telemetry)["input"].sum == 12
+    [dropped] = telemetry.points("otel_tokens.telemetry.dropped")
+    assert dropped.attributes["otel_tokens.drop.reason"] == "invalid_usage"
+    assert dropped.value == 1

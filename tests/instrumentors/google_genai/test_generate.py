@@ -349,6 +349,44 @@ def test_unknown_model_gets_no_cost_and_is_counted(server, client, telemetry):
     assert telemetry.points("otel_tokens.client.cost") == []
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["generate", "stream"])
+def test_an_absurd_count_is_dropped_and_counted_the_rest_recorded(server, client, telemetry, stream):
+    # The SDK lets 2**70 cached tokens through; that count alone is lost (and counted as
+    # dropped), the other counts, the model and the cost are recorded.
+    server.enqueue(
+        Scenario(
+            prompt_tokens=1200,
+            completion_tokens=50,
+            reasoning_tokens=30,
+            chunks=3 if stream else 1,
+            usage_fields={"cachedContentTokenCount": 2**70},
+        )
+    )
+    if stream:
+        chunks = list(client.models.generate_content_stream(model=MODEL, contents=PROMPT))
+        assert chunks[-1].usage_metadata.cached_content_token_count == 2**70
+    else:
+        response = client.models.generate_content(model=MODEL, contents=PROMPT)
+        assert response.usage_metadata.cached_content_token_count == 2**70
+    span = only_span(telemetry)
+    assert usage_of(span) == {
+        "gen_ai.usage.input_tokens": 1200,
+        "gen_ai.usage.output_tokens": 80,
+        "gen_ai.usage.reasoning.output_tokens": 30,
+    }
+    assert span.attributes["gen_ai.response.model"] == MODEL
+    assert "otel_tokens.usage.estimated" not in span.attributes
+    expected_cost = cost(GEMINI_25_FLASH, input=1200, output=80)
+    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(expected_cost, rel=1e-12)
+    assert {k: p.sum for k, p in token_points(telemetry).items()} == {"input": 1200, "output": 80}
+    [spend] = telemetry.points("otel_tokens.client.cost")
+    assert spend.sum == pytest.approx(expected_cost, rel=1e-12)
+    [dropped] = telemetry.points("otel_tokens.telemetry.dropped")
+    assert dropped.value == 1
+    assert dropped.attributes["otel_tokens.drop.reason"] == "invalid_usage"
+    assert dropped.attributes["gen_ai.response.model"] == MODEL
+
+
 def instrumentor_reset(telemetry):
     """Re-instrument so the recorder picks up settings changed inside a test."""
     from otel_tokens_google_genai import GoogleGenAIInstrumentor

@@ -12,8 +12,17 @@ from google.genai import types
 
 import otel_tokens
 from otel_tokens import tags
+from otel_tokens.instrumentation import (
+    CallRequest,
+    CallResult,
+    Endpoint,
+    Prepared,
+    Recorder,
+    Settings,
+    async_wrapper,
+    sync_wrapper,
+)
 from otel_tokens.metrics import create_instruments
-from otel_tokens.record import CallRequest, Invocation, Recorder
 from otel_tokens.testing import InMemoryTelemetry, Scenario
 
 from .conftest import gemini_client
@@ -105,23 +114,20 @@ def test_automatic_function_calling_in_a_stream(server, client, telemetry):
 # -- an outer instrumented layer (a framework recording the whole call itself) ---------------
 
 
-class FrameworkEndpoint:
+class FrameworkEndpoint(Endpoint):
     """An outer layer that records one span per call from what the SDK hands back."""
 
-    def prepare(self, recorder: Recorder, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]):
+    def prepare(self, settings: Settings, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]):
         request = CallRequest(operation="generate_content", provider="gcp.gemini", request_model=MODEL)
-        return request, kwargs, None
+        return Prepared(request, kwargs)
 
-    def wrap_result(self, invocation: Invocation, result: Any, plan: Any, is_async: bool) -> Any:
+    def read_result(self, result: Any, plan: Any) -> CallResult:
         from otel_tokens_google_genai._extract import generate_result
 
-        invocation.finish(generate_result(result))
-        return result
+        return generate_result(result)
 
 
 def framework_layer(telemetry: InMemoryTelemetry, function: Any, is_async: bool = False) -> Any:
-    from otel_tokens._wrapping import async_wrapper, sync_wrapper
-
     recorder = Recorder(
         telemetry.tracer_provider.get_tracer("framework"),
         create_instruments(telemetry.meter_provider.get_meter("framework")),

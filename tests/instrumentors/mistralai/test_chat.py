@@ -293,6 +293,43 @@ def test_unknown_model_gets_no_cost_and_is_counted(server, client, telemetry):
     assert telemetry.points("otel_tokens.client.cost") == []
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+def test_an_absurd_count_is_dropped_and_counted_the_rest_recorded(server, client, telemetry, stream):
+    # The SDK lets 2**70 cached tokens through; that count alone is lost (and counted as
+    # dropped), the other counts, the model and the cost are recorded.
+    server.enqueue(
+        Scenario(
+            prompt_tokens=1200,
+            completion_tokens=50,
+            chunks=3 if stream else 1,
+            usage_fields={"prompt_tokens_details": {"cached_tokens": 2**70}},
+        )
+    )
+    if stream:
+        events = list(client.chat.stream(model=MODEL, messages=MESSAGES))
+        reported = events[-1].data.usage
+    else:
+        reported = client.chat.complete(model=MODEL, messages=MESSAGES).usage
+    assert reported.prompt_tokens_details["cached_tokens"] == 2**70
+    span = only_span(telemetry)
+    assert (span.attributes["gen_ai.usage.input_tokens"], span.attributes["gen_ai.usage.output_tokens"]) == (
+        1200,
+        50,
+    )
+    assert "gen_ai.usage.cache_read.input_tokens" not in span.attributes
+    assert "otel_tokens.usage.estimated" not in span.attributes
+    assert span.attributes["gen_ai.response.model"] == MODEL
+    expected_cost = cost(MISTRAL_SMALL, input=1200, output=50)
+    assert span.attributes["gen_ai.usage.cost.amount"] == pytest.approx(expected_cost, rel=1e-12)
+    assert {k: p.sum for k, p in token_points(telemetry).items()} == {"input": 1200, "output": 50}
+    [spend] = telemetry.points("otel_tokens.client.cost")
+    assert spend.sum == pytest.approx(expected_cost, rel=1e-12)
+    [dropped] = telemetry.points("otel_tokens.telemetry.dropped")
+    assert dropped.value == 1
+    assert dropped.attributes["otel_tokens.drop.reason"] == "invalid_usage"
+    assert dropped.attributes["gen_ai.response.model"] == MODEL
+
+
 @pytest.mark.parametrize("capture", [False, True])
 def test_content_capture_is_opt_in(server, client, telemetry, capture):
     from otel_tokens import _runtime
@@ -399,12 +436,12 @@ def test_per_call_server_url_is_the_server_address(server, telemetry):
 
 
 def test_internal_failure_never_reaches_the_user(server, client, telemetry, monkeypatch, caplog):
-    from otel_tokens_mistralai import _wrappers
+    from otel_tokens_mistralai import _endpoints
 
     from otel_tokens import _safety
 
     _safety.set_strict(False)
-    monkeypatch.setitem(_wrappers._RESULTS, "chat", lambda response: 1 / 0)
+    monkeypatch.setitem(_endpoints._RESULTS, "chat", lambda response: 1 / 0)
     server.enqueue(Scenario(prompt_tokens=3, completion_tokens=2))
     response = client.chat.complete(model=MODEL, messages=MESSAGES)
     assert response.usage.prompt_tokens == 3

@@ -24,23 +24,15 @@ Usually started by ``otel_tokens.init()`` or ``opentelemetry-instrument``; direc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from importlib.metadata import version
 
-from otel_tokens._instrumentor import TokensInstrumentor
-from otel_tokens._patching import PatchSpec
-from otel_tokens._wrapping import WrapperFn, async_wrapper, sync_wrapper
-from otel_tokens.record import Recorder
-from otel_tokens_anthropic._wrappers import (
-    COMPLETION,
-    MESSAGES,
-    AnthropicEndpoint,
-    sdk_span_switch,
-    stream_helper_wrapper,
-)
+from otel_tokens.instrumentation import PatchSpec, TokensInstrumentor, call_patches
+from otel_tokens_anthropic._endpoints import AnthropicEndpoint, sdk_span_switch, stream_helper_wrapper
+from otel_tokens_anthropic._extract import COMPLETION, MESSAGES
 from otel_tokens_anthropic.package import _instruments
 
 __all__ = ["AnthropicInstrumentor"]
-__version__ = "0.1.0"
+__version__ = version("otel-tokens-anthropic")
 
 # Declarative: (module, class, methods, endpoint kind); the Async class is wrapped alike.
 # The Bedrock and Vertex beta resources copy the beta methods into classes of their own when
@@ -68,30 +60,18 @@ class AnthropicInstrumentor(TokensInstrumentor):
     scope_version = __version__
 
     def patch_specs(self) -> list[PatchSpec]:
-        specs = []
-        for module, cls, methods, kind in _PATCH_TABLE:
-            endpoint = AnthropicEndpoint(kind)
-            for method in methods:
-                specs.append(PatchSpec(module, f"{cls}.{method}", _sync(endpoint)))
-                specs.append(PatchSpec(module, f"Async{cls}.{method}", _async(endpoint)))
+        specs = [
+            patch
+            for module, cls, methods, kind in _PATCH_TABLE
+            for method in methods
+            for patch in call_patches(module, cls, f"Async{cls}", method, AnthropicEndpoint(kind))
+        ]
         for module in _MESSAGE_MODULES:
-            # stream() is a plain function on both classes: it only builds the manager.
+            # Named exception: stream() is a plain function on both classes that only builds a
+            # manager; the call starts when the manager is entered (see _endpoints).
             specs.append(PatchSpec(module, "Messages.stream", stream_helper_wrapper))
             specs.append(PatchSpec(module, "AsyncMessages.stream", stream_helper_wrapper))
-        # anthropic 2.x only; older versions have no such function and the spec is skipped.
+        # Named exception, anthropic 2.x only (older versions have no such function and the spec
+        # is skipped): the SDK's own call span is not started inside a call we record.
         specs.append(PatchSpec("anthropic._base_client", "start_api_call_span", sdk_span_switch))
         return specs
-
-
-def _sync(endpoint: AnthropicEndpoint) -> Callable[[Recorder], WrapperFn]:
-    def make(recorder: Recorder) -> WrapperFn:
-        return sync_wrapper(recorder, endpoint)
-
-    return make
-
-
-def _async(endpoint: AnthropicEndpoint) -> Callable[[Recorder], WrapperFn]:
-    def make(recorder: Recorder) -> WrapperFn:
-        return async_wrapper(recorder, endpoint)
-
-    return make

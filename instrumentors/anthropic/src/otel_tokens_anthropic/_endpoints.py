@@ -1,11 +1,14 @@
-"""Anthropic endpoints for the shared wrapper shells, the ``messages.stream()`` helper, and the
-switch that keeps the SDK's own call span out of the calls we record.
+"""Anthropic endpoints, the ``messages.stream()`` helper, and the switch that keeps the SDK's own
+call span out of the calls we record.
 
-``messages.create``/``parse`` and legacy ``completions.create`` go through the shared shells
-(``otel_tokens._wrapping``) with an :class:`AnthropicEndpoint`. ``messages.stream()`` only
-builds a manager; its HTTP request is sent when the manager is entered, so the call is
-started there, by :class:`StreamManagerProxy`, inside an instrumented-call scope like the
-shells' own.
+The core (``otel_tokens.instrumentation``) runs the call: suppression, span, stream proxy,
+``with_raw_response`` proxy, ending exactly once. An :class:`AnthropicEndpoint` only describes
+``messages.create``/``parse`` or legacy ``completions.create`` and reads the result.
+
+Two patches are named exceptions to the core's call shells, each for a reason of its own:
+``messages.stream()`` only builds a manager and the HTTP request is sent when the manager is
+entered, so the call is started there (:class:`StreamManagerProxy`); anthropic 2.x's
+``start_api_call_span`` is not a call at all (:func:`sdk_span_switch`).
 """
 
 from __future__ import annotations
@@ -16,29 +19,32 @@ from types import TracebackType
 from typing import Any
 
 import wrapt
-from opentelemetry import trace
 
-from otel_tokens import semconv
-from otel_tokens._safety import report
-from otel_tokens._wrapping import WrapperFn
-from otel_tokens.record import (
+from otel_tokens.instrumentation import (
     CallRequest,
     CallResult,
+    CallScope,
+    Endpoint,
+    IdentityCache,
     Invocation,
+    Prepared,
     Recorder,
-    enter_call,
-    exit_call,
+    Settings,
+    WrapperFn,
+    call_guarded,
     in_instrumented_call,
+    is_raw_response,
+    observe_raw_response,
+    report,
+    semconv,
+    should_record,
+    text_or_none,
 )
-from otel_tokens.tokenize import Estimate, Tokenizer
 from otel_tokens_anthropic import _extract as ex
-from otel_tokens_anthropic._raw import RAW_RESPONSE_TYPES, wrap_raw
+from otel_tokens_anthropic._extract import COMPLETION, MESSAGES
 from otel_tokens_anthropic._stream import observe_stream
 
 logger = logging.getLogger("otel_tokens")
-
-MESSAGES = "messages"
-COMPLETION = "completion"
 
 _OPERATIONS = {MESSAGES: semconv.OPERATION_CHAT, COMPLETION: semconv.OPERATION_TEXT_COMPLETION}
 _RESULTS: dict[str, Callable[[Any], CallResult]] = {
@@ -47,50 +53,39 @@ _RESULTS: dict[str, Callable[[Any], CallResult]] = {
 }
 
 
-class AnthropicEndpoint:
+class AnthropicEndpoint(Endpoint):
     """``messages.create``/``parse`` (stable and beta) or legacy ``completions.create``."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.read_result = _RESULTS[kind]
 
     def prepare(
-        self, recorder: Recorder, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[CallRequest, dict[str, Any], bool]:
+        self, settings: Settings, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Prepared:
         stream = kwargs.get("stream") is True
-        return describe(recorder, instance, kwargs, self.kind, stream), kwargs, stream
+        return Prepared(describe(settings, instance, kwargs, self.kind, stream), kwargs, stream, stream)
 
-    def wrap_result(self, invocation: Invocation, result: Any, stream: bool, is_async: bool) -> Any:
-        if type(result).__name__ in RAW_RESPONSE_TYPES:
-            return wrap_raw(invocation, result, stream, observe_stream if stream else self._finish)
-        if stream:
-            return observe_stream(invocation, result)
-        invocation.finish(self.read_result(result))
-        return result
+    def read_result(self, result: Any, plan: Any) -> CallResult:
+        return _RESULTS[self.kind](result)
 
-    def _finish(self, invocation: Invocation, message: Any) -> Any:
-        invocation.finish(self.read_result(message))
-        return message
+    def wrap_result(self, invocation: Invocation, result: Any, prepared: Prepared, is_async: bool) -> Any:
+        if not prepared.stream:
+            return super().wrap_result(invocation, result, prepared, is_async)
+        # A stream (also one parsed from a raw response) goes to _stream.observe_stream rather
+        # than straight to the core's proxy: anthropic 0.x's Stream classes reject proxies in
+        # isinstance, so there it is observed in place.
+        if is_raw_response(result):
+            return observe_raw_response(invocation, result, True, observe_stream)
+        return observe_stream(invocation, result)
 
 
 def describe(
-    recorder: Recorder, instance: Any, kwargs: Mapping[str, Any], kind: str, stream: bool
+    settings: Settings, instance: Any, kwargs: Mapping[str, Any], kind: str, stream: bool
 ) -> CallRequest:
     """The :class:`CallRequest` of a call on a resource (``instance``) of an Anthropic client."""
-    provider, host, port = _client_provider(instance._client, recorder.settings.provider_hosts)
-    model = kwargs.get("model")
-    model = model if isinstance(model, str) else None
-    if kind == MESSAGES:
-        messages = ex.chat_messages(kwargs)
-        tools = ex.tool_texts(kwargs.get("tools"))
-        schema = ex.output_schema_text(kwargs)
-        input_messages: Callable[[], Any] = lambda: ex.input_messages(messages)  # noqa: E731
-        estimate = _chat_estimator(model, messages, [*tools, schema] if schema else tools, bool(tools))
-    else:
-        prompt = kwargs.get("prompt")
-        texts = [prompt] if isinstance(prompt, str) else []
-        input_messages = lambda: ex.input_messages([{"role": "user", "content": texts}])  # noqa: E731
-        estimate = lambda tokenizer: tokenizer.count_texts(model, texts)  # noqa: E731
+    provider, host, port = _client_provider(instance._client, settings.provider_hosts)
+    model = text_or_none(kwargs.get("model"))
+    input_messages, estimate = ex.request_inputs(kind, model, kwargs)
     return CallRequest(
         operation=_OPERATIONS[kind],
         provider=provider,
@@ -103,27 +98,9 @@ def describe(
     )
 
 
-# The API adds a system prompt of its own when tools are given; Anthropic documents 264 to 346
-# input tokens depending on the model and tool_choice (the recorded requests show about 300).
-TOOL_USE_SYSTEM_PROMPT_TOKENS = 300
-
-
-def _chat_estimator(
-    model: str | None, messages: list[dict[str, Any]], extra: list[str], tools: bool
-) -> Callable[[Tokenizer], Estimate]:
-    def count(tokenizer: Tokenizer) -> Estimate:
-        estimate = tokenizer.count_chat_input(model, messages)
-        if not extra:
-            return estimate
-        tokens = estimate.tokens + tokenizer.count_texts(model, extra).tokens
-        return Estimate(tokens + (TOOL_USE_SYSTEM_PROMPT_TOKENS if tools else 0), estimate.method)
-
-    return count
-
-
-# client base-URL object -> (that object, overrides, client type, answer). Keyed by the URL
-# object, which the SDK replaces when the base URL changes: parsing it on every call is wasted.
-_by_url: dict[int, tuple[Any, Any, type, tuple[str, str | None, int | None]]] = {}
+# client base-URL object -> (provider, host, port). Keyed by the URL object, which the SDK
+# replaces when the base URL changes: parsing it on every call is wasted.
+_providers: IdentityCache[tuple[str, str | None, int | None]] = IdentityCache()
 
 
 def _client_provider(client: Any, host_overrides: Mapping[str, str]) -> tuple[str, str | None, int | None]:
@@ -131,32 +108,29 @@ def _client_provider(client: Any, host_overrides: Mapping[str, str]) -> tuple[st
     if url is None:
         url = client.base_url
     kind = type(client)
-    cached = _by_url.get(id(url))
-    if cached is not None and cached[0] is url and cached[1] is host_overrides and cached[2] is kind:
-        return cached[3]
-    found = ex.provider_for(kind.__name__, str(url), host_overrides)
-    if len(_by_url) > 256:
-        _by_url.clear()
-    _by_url[id(url)] = (url, host_overrides, kind, found)
-    return found
+    return _providers.get(
+        url, (host_overrides, kind), lambda: ex.provider_for(kind.__name__, str(url), host_overrides)
+    )
 
 
 # -- messages.stream() ------------------------------------------------------------------------
 
 
 def stream_helper_wrapper(recorder: Recorder) -> WrapperFn:
-    """Wraps ``messages.stream()`` (sync and async clients alike: the method itself is sync)."""
+    """Wraps ``messages.stream()`` (sync and async clients alike: the method itself is sync).
+
+    A named exception to the core's call shells: ``stream()`` only builds a manager, and the
+    request is sent when the manager is entered (or never), so the call starts there.
+    """
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if in_instrumented_call() or not recorder.settings.enabled:
+        if not recorder.settings.enabled or not should_record():
             return wrapped(*args, **kwargs)
-        try:
-            request: CallRequest | None = describe(recorder, instance, kwargs, MESSAGES, True)
-        except Exception as error:  # noqa: BLE001
-            report("anthropic messages.stream", error)
-            request = None
+        request = call_guarded(
+            "anthropic messages.stream", describe, recorder.settings, instance, kwargs, MESSAGES, True
+        )
         manager = wrapped(*args, **kwargs)
         if request is None:
             return manager
@@ -166,16 +140,6 @@ def stream_helper_wrapper(recorder: Recorder) -> WrapperFn:
     return wrapper
 
 
-def _observe_helper_stream(invocation: Invocation, stream: Any) -> None:
-    """Observe the raw event stream a ``MessageStream`` reads from (its helpers bypass the proxy)."""
-    raw = getattr(stream, "_raw_stream", None)
-    if raw is None:
-        logger.debug("otel-tokens: this anthropic version's MessageStream has no raw stream; no usage")
-        invocation.finish(None)
-        return
-    stream._raw_stream = observe_stream(invocation, raw)
-
-
 class _ManagerProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
     def __init__(self, wrapped: Any, recorder: Recorder, request: CallRequest) -> None:
         super().__init__(wrapped)
@@ -183,29 +147,28 @@ class _ManagerProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_request = request
 
     def _self_entered(self, invocation: Invocation, stream: Any) -> None:
+        """Observe the raw event stream the ``MessageStream`` reads from (its helpers bypass a proxy)."""
+        raw = getattr(stream, "_raw_stream", None)
+        if raw is None:
+            logger.debug("otel-tokens: this anthropic version's MessageStream has no raw stream; no usage")
+            invocation.end(None)
+            return
         try:
-            _observe_helper_stream(invocation, stream)
+            stream._raw_stream = observe_stream(invocation, raw)
         except Exception as error:  # noqa: BLE001
             report("anthropic stream helper", error)
-            invocation.finish(None)
+            invocation.end(None)
 
 
 class StreamManagerProxy(_ManagerProxyBase):
     """A ``MessageStreamManager``: entering it sends the request, inside our call."""
 
     def __enter__(self) -> Any:
-        if in_instrumented_call():
+        if not should_record():
             return self.__wrapped__.__enter__()
         invocation = self._self_recorder.start(self._self_request)
-        token = enter_call()
-        try:
-            with trace.use_span(invocation.span, record_exception=False, set_status_on_exception=False):
-                stream = self.__wrapped__.__enter__()
-        except BaseException as error:
-            invocation.fail(error)
-            raise
-        finally:
-            exit_call(token)
+        with CallScope(invocation):
+            stream = self.__wrapped__.__enter__()
         self._self_entered(invocation, stream)
         return stream
 
@@ -219,18 +182,11 @@ class AsyncStreamManagerProxy(_ManagerProxyBase):
     """An ``AsyncMessageStreamManager``: entering it sends the request, inside our call."""
 
     async def __aenter__(self) -> Any:
-        if in_instrumented_call():
+        if not should_record():
             return await self.__wrapped__.__aenter__()
         invocation = self._self_recorder.start(self._self_request)
-        token = enter_call()
-        try:
-            with trace.use_span(invocation.span, record_exception=False, set_status_on_exception=False):
-                stream = await self.__wrapped__.__aenter__()
-        except BaseException as error:
-            invocation.fail(error)
-            raise
-        finally:
-            exit_call(token)
+        with CallScope(invocation):
+            stream = await self.__wrapped__.__aenter__()
         self._self_entered(invocation, stream)
         return stream
 
@@ -246,9 +202,10 @@ class AsyncStreamManagerProxy(_ManagerProxyBase):
 def sdk_span_switch(recorder: Recorder) -> WrapperFn:
     """Wraps anthropic 2.x's ``_base_client.start_api_call_span``: no SDK span inside a call we record.
 
-    The SDK documents that ``None`` means "no span, the call goes on without one". Outside our
-    calls (``count_tokens``, models, files, batches, or with otel-tokens disabled) the SDK's
-    span is started as usual.
+    A named exception to the core's call shells (it is not a call). The SDK documents that
+    ``None`` means "no span, the call goes on without one". Outside our calls
+    (``count_tokens``, models, files, batches, or with otel-tokens disabled) the SDK's span is
+    started as usual.
     """
 
     def wrapper(

@@ -11,8 +11,16 @@ import abc
 import weakref
 from typing import Any
 
-from otel_tokens._streams import AsyncStreamProxy, SyncStreamProxy, _async_items, _items, _Tracker
-from otel_tokens.record import CallResult, Invocation
+from otel_tokens.instrumentation import (
+    CallResult,
+    Invocation,
+    StreamTracker,
+    get,
+    observed_async_items,
+    observed_items,
+    text_or_none,
+)
+from otel_tokens.instrumentation import observe_stream as observe_with_proxy
 from otel_tokens_anthropic import _extract as ex
 
 _PLAIN_INSTANCECHECKS = (type.__instancecheck__, abc.ABCMeta.__instancecheck__)
@@ -21,26 +29,24 @@ _PLAIN_INSTANCECHECKS = (type.__instancecheck__, abc.ABCMeta.__instancecheck__)
 def observe_stream(invocation: Invocation, stream: Any) -> Any:
     """What the user gets for an SDK ``Stream``/``AsyncStream``: it ends the invocation once.
 
-    Normally a transparent proxy. anthropic 0.x (up to 0.125) gives ``Stream`` and ``AsyncStream``
-    a metaclass whose ``isinstance`` is False for anything but the exact class, proxies
-    included; there the stream itself is returned, observed in place (see :func:`_in_place`).
+    Normally the core's transparent proxy. anthropic 0.x (up to 0.125) gives ``Stream`` and
+    ``AsyncStream`` a metaclass whose ``isinstance`` is False for anything but the exact class,
+    proxies included; there the stream itself is returned, observed in place (see :func:`_in_place`).
     """
-    observer = MessageStreamObserver(invocation)
-    is_async = hasattr(stream, "__aiter__")
+    observer = MessageStreamObserver()
     if type(type(stream)).__instancecheck__ not in _PLAIN_INSTANCECHECKS:
-        return _in_place(stream, observer, is_async)
-    return AsyncStreamProxy(stream, observer) if is_async else SyncStreamProxy(stream, observer)
+        return _in_place(stream, StreamTracker(invocation, observer), hasattr(stream, "__aiter__"))
+    return observe_with_proxy(invocation, stream, observer)
 
 
-def _in_place(stream: Any, observer: MessageStreamObserver, is_async: bool) -> Any:
+def _in_place(stream: Any, tracker: StreamTracker, is_async: bool) -> Any:
     """Observe an SDK stream through its item iterator and ``close()``, keeping its class.
 
     The SDK's ``__iter__``/``__next__`` (and ``__aiter__``/``__anext__``) read ``_iterator``, and
     its ``__exit__``/``__aexit__`` call ``self.close()``, so replacing those two on the instance
     sees every item and every way the stream ends; dropping it ends it through the iterator.
     """
-    tracker = _Tracker(observer)
-    items = _async_items if is_async else _items
+    items = observed_async_items if is_async else observed_items
     stream._iterator = tracker.own(items(stream._iterator, tracker))
     close = type(stream).close
     ref = weakref.ref(stream)  # no cycle through the instance's own attribute
@@ -66,69 +72,67 @@ def _in_place(stream: Any, observer: MessageStreamObserver, is_async: bool) -> A
     return stream
 
 
+_TOOL_BLOCKS = ("tool_use", "server_tool_use")
+
+
 class MessageStreamObserver:
-    """Raw ``RawMessageStreamEvent``s (and legacy ``completion`` events): ids, usage, stop reason, text."""
+    """Raw ``RawMessageStreamEvent``s (and legacy ``completion`` events): ids, usage, stop reason, text.
 
-    __slots__ = ("_inv", "_first", "_model", "_id", "_stop", "_tier", "_usage", "_texts")
+    Unknown event types and fields of the wrong type are ignored; token counts are validated
+    when the stream ends (see :class:`otel_tokens_anthropic._extract.StreamUsage`).
+    """
 
-    def __init__(self, invocation: Invocation) -> None:
-        self._inv = invocation
-        self._first = True
-        self._model: Any = None
-        self._id: Any = None
-        self._stop: Any = None
-        self._tier: Any = None
+    __slots__ = ("_model", "_id", "_stop", "_tier", "_usage", "_texts")
+
+    def __init__(self) -> None:
+        self._model: str | None = None
+        self._id: str | None = None
+        self._stop: str | None = None
+        self._tier: str | None = None
         self._usage = ex.StreamUsage()
         self._texts: list[str] = []
 
     def on_item(self, event: Any) -> None:
-        if self._first:
-            self._first = False
-            self._inv.first_chunk()
-        get = ex.get
         kind = get(event, "type")
         if kind == "content_block_delta":
             delta = get(event, "delta")
             text = get(delta, "text") or get(delta, "partial_json") or get(delta, "thinking")
-            if text:
+            if text and isinstance(text, str):
                 self._texts.append(text)
         elif kind == "message_start":
             message = get(event, "message")
-            self._model = get(message, "model")
-            self._id = get(message, "id")
+            self._model = text_or_none(get(message, "model"))
+            self._id = text_or_none(get(message, "id"))
             usage = get(message, "usage")
             self._usage.merge(usage)
-            self._tier = get(usage, "service_tier")
+            self._tier = text_or_none(get(usage, "service_tier"))
         elif kind == "message_delta":
-            self._stop = get(get(event, "delta"), "stop_reason") or self._stop
+            self._stop = text_or_none(get(get(event, "delta"), "stop_reason")) or self._stop
             self._usage.merge(get(event, "usage"))
         elif kind == "content_block_start":
             block = get(event, "content_block")
-            if get(block, "type") in ("tool_use", "server_tool_use"):
-                self._texts.append(get(block, "name") or "")
+            if get(block, "type") in _TOOL_BLOCKS:
+                name = get(block, "name")
+                if name and isinstance(name, str):
+                    self._texts.append(name)
         elif kind == "completion":  # legacy Text Completions
-            self._model = get(event, "model") or self._model
-            self._id = get(event, "id") or self._id
-            self._stop = get(event, "stop_reason") or self._stop
+            self._model = text_or_none(get(event, "model")) or self._model
+            self._id = text_or_none(get(event, "id")) or self._id
+            self._stop = text_or_none(get(event, "stop_reason")) or self._stop
             text = get(event, "completion")
-            if text:
+            if text and isinstance(text, str):
                 self._texts.append(text)
-        return None
 
-    def on_end(self, error: BaseException | None) -> None:
+    def result(self) -> CallResult:
         usage = self._usage.usage()
         stop = self._stop
         texts = self._texts
-        result = CallResult(
-            response_model=self._model or None,
+        return CallResult(
+            response_model=self._model,
             response_id=self._id,
-            finish_reasons=(str(stop),) if stop else None,
+            finish_reasons=(stop,) if stop else None,
             usage=usage,
             service_tier=self._tier,
             output_texts=texts if usage is None else None,
             output_messages=lambda: [ex.output_message(["".join(texts)], stop)],
         )
-        if error is None:
-            self._inv.finish(result)
-        else:
-            self._inv.fail(error, result)

@@ -16,13 +16,14 @@ Usually started by ``otel_tokens.init()`` or ``opentelemetry-instrument``; direc
 
 from __future__ import annotations
 
-from otel_tokens._instrumentor import TokensInstrumentor
-from otel_tokens._patching import PatchSpec
-from otel_tokens_bedrock._wrappers import make_wrapper
+from importlib.metadata import version
+
+from otel_tokens.instrumentation import PatchSpec, TokensInstrumentor
+from otel_tokens_bedrock._endpoints import make_wrapper
 from otel_tokens_bedrock.package import _instruments
 
 __all__ = ["BedrockInstrumentor"]
-__version__ = "0.1.0"
+__version__ = version("otel-tokens-bedrock")
 
 
 class BedrockInstrumentor(TokensInstrumentor):
@@ -36,4 +37,6 @@ class BedrockInstrumentor(TokensInstrumentor):
     scope_version = __version__
 
     def patch_specs(self) -> list[PatchSpec]:
+        # A named wrapper, not call_patch: every AWS operation goes through this one botocore
+        # method, and make_wrapper dispatches the four Bedrock runtime ones to their endpoints.
         return [PatchSpec("botocore.client", "BaseClient._make_api_call", make_wrapper)]

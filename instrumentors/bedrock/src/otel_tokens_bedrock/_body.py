@@ -5,8 +5,13 @@ never read it for them. The ``StreamingBody`` keeps its identity; its raw stream
 ``read``, ``iter_lines``, ``iter_chunks``, ``readlines`` and ``with body as raw`` all go) is replaced
 by a transparent proxy that copies the bytes it hands out. The call's telemetry ends exactly once:
 when the body has been read to its end (Content-Length reached, or EOF), on ``close()``, on a read
-error, or when the body is garbage collected unread. Token counts come from the response headers
-(always sent); the body adds finish reasons, response model and id, and the output text.
+error, or when the body is garbage collected unread, always through ``Invocation.end``. Token
+counts come from the response headers (always sent); the body adds finish reasons, response model
+and id, and the output text.
+
+Not the core's stream proxy: the body is read in bytes, not items, and the ``StreamingBody``
+must stay the SDK's own object (users check its type and call its helpers), so only its inner
+raw stream is proxied.
 """
 
 from __future__ import annotations
@@ -14,14 +19,22 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import wrapt
 
-from otel_tokens._safety import call_guarded
-from otel_tokens.record import CallResult, Invocation
-from otel_tokens_bedrock._extract import MAX_BODY_BYTES, Counts, service_tier
+from otel_tokens.instrumentation import CallResult, Invocation, call_guarded
+from otel_tokens_bedrock._extract import (
+    MAX_BODY_BYTES,
+    content_length,
+    header_counts,
+    http_headers,
+    service_tier,
+)
 from otel_tokens_bedrock._families import OutputReader
+
+_UNSET: Any = object()
 
 
 class BodyWatcher:
@@ -35,12 +48,13 @@ class BodyWatcher:
         "_seen",
         "_parts",
         "_overflow",
+        "_result",
         "_ended",
         "_lock",
     )
 
     def __init__(
-        self, invocation: Invocation, headers: Counts | None, tier: str | None, length: int | None
+        self, invocation: Invocation, headers: Mapping[str, Any] | None, tier: str | None, length: int | None
     ) -> None:
         self._invocation = invocation
         self._headers = headers
@@ -49,6 +63,7 @@ class BodyWatcher:
         self._seen = 0
         self._parts: list[bytes] = []
         self._overflow = False
+        self._result: CallResult | None = _UNSET
         self._ended = False
         self._lock = threading.Lock()
 
@@ -68,29 +83,40 @@ class BodyWatcher:
             self.end(None)
 
     def end(self, error: BaseException | None) -> None:
-        with self._lock:
+        """End the call with what the body and headers said (exactly once; again after an
+        interrupted end, which ``Invocation.end`` then completes)."""
+        # Never waits: a thread finding another one ending the body leaves it to that one (and a
+        # child process forked while a parent thread held the lock never blocks on it).
+        if self._ended or not self._lock.acquire(blocking=False):
+            return
+        try:
             if self._ended:
                 return
-            self._ended = True
-        # Guarded apart from the ending: a failure reading the body must not leave the span open.
-        result = call_guarded("bedrock body result", self._result)
-        if result is None and self._headers is not None:
-            result = CallResult(usage=self._headers.usage(), service_tier=self._tier)
-        if error is None:
-            self._invocation.finish(result)
-        else:
-            self._invocation.fail(error, result)
+            if self._result is _UNSET:
+                # Guarded apart from the ending: a failure reading the body must not leave the span open.
+                result = call_guarded("bedrock body result", self._read)
+                if result is None:
+                    counts = call_guarded("bedrock body headers", header_counts, self._headers)
+                    if counts is not None:
+                        result = CallResult(usage=counts.usage(), service_tier=self._tier)
+                self._result = result
+                self._parts = []
+            self._invocation.end(self._result, error)
+            self._ended = True  # after: an interrupt above leaves the end to the next close or GC
+            self._result = None
+        finally:
+            self._lock.release()
 
-    def _result(self) -> CallResult:
+    def _read(self) -> CallResult:
         reader = OutputReader()
         reader.tier = self._tier
         complete = not self._overflow and (self._length is None or self._seen >= self._length)
         if complete and self._parts:
-            with contextlib.suppress(ValueError):  # not JSON (or cut short): the headers still count
+            # Not JSON (or cut short): the headers still count.
+            with contextlib.suppress(ValueError, RecursionError):
                 reader.add(json.loads(b"".join(self._parts)))
-        self._parts = []
         counts = reader.billed()
-        counts.update(self._headers)  # the headers are what Bedrock bills
+        counts.update(header_counts(self._headers))  # the headers are what Bedrock bills
         return reader.result(counts)
 
 
@@ -142,12 +168,12 @@ class RawStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             self._self_watcher.end(None)
 
 
-def observe_body(
-    invocation: Invocation, result: dict[str, Any], headers: Counts | None, length: int | None
-) -> None:
+def observe_body(invocation: Invocation, result: dict[str, Any]) -> None:
     """Watch ``result["body"]`` as the user reads it; end the invocation now if it cannot be watched."""
     body = result.get("body")
     raw = getattr(body, "_raw_stream", None)
+    headers = http_headers(result)
+    length = content_length(headers)
     watcher = BodyWatcher(invocation, headers, service_tier(result.get("serviceTier")), length)
     if raw is None or length == 0:
         watcher.end(None)

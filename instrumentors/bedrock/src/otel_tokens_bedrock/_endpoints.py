@@ -1,28 +1,38 @@
-"""The ``BaseClient._make_api_call`` wrapper: Bedrock runtime calls go to an endpoint, all else passes.
+"""Bedrock runtime endpoints: the one ``_make_api_call`` dispatch, the four operations, stream events.
 
-Every AWS call of every botocore client goes through ``_make_api_call(operation_name, params)``.
-The wrapper looks at the operation name first (one dict look-up), then at the service name, so an
-S3 or DynamoDB call costs a look-up and nothing else. The four Bedrock runtime operations go
-through the shared sync shell (``otel_tokens._wrapping``) with a :class:`BedrockEndpoint`; boto3
-clients are sync only (aiobotocore overrides ``_make_api_call`` and is not instrumented).
+Every AWS call of every botocore client goes through ``BaseClient._make_api_call(operation_name,
+params)``. :func:`make_wrapper` looks at the operation name first (one dict look-up), then at the
+service name, so an S3 or DynamoDB call costs a look-up and nothing else. The four Bedrock runtime
+operations go through the core's sync call shell with a :class:`BedrockEndpoint`; boto3 clients
+are sync only (aiobotocore overrides ``_make_api_call`` and is not instrumented).
 
 Results are dicts: the user gets the same dict, with ``stream`` (ConverseStream) or ``body``
-(InvokeModelWithResponseStream) replaced by a transparent stream proxy, and InvokeModel's
-``body`` observed as it is read (see ``_body``).
+(InvokeModelWithResponseStream) replaced by the core's transparent stream proxy, and
+InvokeModel's ``body`` observed as it is read (see ``_body``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from otel_tokens import semconv
-from otel_tokens._streams import SyncStreamProxy
-from otel_tokens._wrapping import WrapperFn, sync_wrapper
-from otel_tokens.record import CallRequest, Invocation, Recorder
+from otel_tokens.instrumentation import (
+    CallRequest,
+    CallResult,
+    Endpoint,
+    IdentityCache,
+    Invocation,
+    Prepared,
+    Recorder,
+    Settings,
+    WrapperFn,
+    observe_stream,
+    semconv,
+    sync_wrapper,
+    text_or_none,
+)
 from otel_tokens_bedrock import _extract as ex
 from otel_tokens_bedrock._body import observe_body
 from otel_tokens_bedrock._families import OutputReader
@@ -31,7 +41,12 @@ SERVICE = "bedrock-runtime"
 
 
 def make_wrapper(recorder: Recorder) -> WrapperFn:
-    """The one wrapper of ``BaseClient._make_api_call`` for this recorder."""
+    """The one wrapper of ``BaseClient._make_api_call`` for this recorder.
+
+    A named exception to ``call_patch``: botocore has no method per operation to patch, only
+    this one entry point for every AWS call, so the wrapper picks the operation's shell (one
+    per Bedrock runtime operation, built once here) or passes the call through untouched.
+    """
     shells = {name: sync_wrapper(recorder, BedrockEndpoint(name)) for name in ex.OPERATIONS}
 
     def wrapper(
@@ -51,8 +66,18 @@ def _service(client: Any) -> str | None:
     return getattr(model, "service_name", None)
 
 
-class BedrockEndpoint:
-    """One Bedrock runtime operation: how to describe its call and observe its result."""
+# client endpoint URL -> (server.address, server.port). botocore keeps the same string object
+# on the client's meta for its lifetime.
+_servers: IdentityCache[tuple[str | None, int | None]] = IdentityCache()
+
+
+def _server_of(client: Any) -> tuple[str | None, int | None]:
+    url = client.meta.endpoint_url
+    return _servers.get(url, None, lambda: ex.server_of(str(url)))
+
+
+class BedrockEndpoint(Endpoint):
+    """One Bedrock runtime operation: how to describe its call and read its result."""
 
     def __init__(self, operation: str) -> None:
         self.operation = operation
@@ -60,24 +85,14 @@ class BedrockEndpoint:
         self.invoke = operation in (ex.INVOKE, ex.INVOKE_STREAM)
 
     def prepare(
-        self, recorder: Recorder, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[CallRequest, dict[str, Any], None]:
+        self, settings: Settings, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Prepared:
         params = args[1] if len(args) > 1 else kwargs.get("api_params")
         if not isinstance(params, Mapping):
             params = {}
-        model = params.get("modelId")
-        model = model if isinstance(model, str) else None
-        host, port = ex.server_of(instance.meta.endpoint_url)
-        source: Mapping[str, Any]
-        if self.invoke:
-            body = ex.invoke_body(params)  # parsed by us: nobody else holds it
-            source = body if body is not None else {}
-            operation = ex.invoke_operation(model, body)
-        else:
-            # Copied now, read later (only for content capture or an estimate): programs often
-            # append the reply to the same message list right after the call.
-            source = {"system": params.get("system"), "messages": list(params.get("messages") or ())}
-            operation = semconv.OPERATION_CHAT
+        model = text_or_none(params.get("modelId"))
+        host, port = _server_of(instance)
+        source, operation = ex.request_source(params, model, self.invoke)
         request = CallRequest(
             operation=operation,
             provider=semconv.PROVIDER_AWS_BEDROCK,
@@ -86,59 +101,56 @@ class BedrockEndpoint:
             server_port=port,
             attributes=ex.request_attributes(source if self.invoke else params, self.stream),
             input_messages=lambda: ex.input_messages(source),
-            estimate_input=functools.partial(ex.estimate_input, model, source),
+            estimate_input=lambda tokenizer: ex.estimate_input(model, source, tokenizer),
         )
-        return request, kwargs, None
+        return Prepared(request, kwargs, stream=self.stream)
 
-    def wrap_result(self, invocation: Invocation, result: Any, plan: None, is_async: bool) -> Any:
+    def read_result(self, result: Any, plan: Any) -> CallResult | None:
+        """A Converse response."""
+        reader = OutputReader()
+        reader.add(result)
+        return reader.result(reader.billed())
+
+    def wrap_result(self, invocation: Invocation, result: Any, prepared: Prepared, is_async: bool) -> Any:
+        # Overridden: botocore returns a dict, not a stream or a Stainless raw response. The
+        # stream (or InvokeModel's body) is a value in it, so the user gets the same dict with
+        # that value observed in place.
         if not isinstance(result, dict):
-            invocation.finish(None)
-            return result
-        if self.operation == ex.CONVERSE:
-            reader = OutputReader()
-            reader.add(result)
-            invocation.finish(reader.result(reader.billed()))
+            invocation.end(None)
+        elif self.operation == ex.CONVERSE:
+            invocation.end(self.read_result(result, None))
         elif self.operation == ex.INVOKE:
-            observe_body(invocation, result, ex.header_counts(result), ex.content_length(result))
+            observe_body(invocation, result)
         else:
             key = "stream" if self.operation == ex.CONVERSE_STREAM else "body"
             stream = result.get(key)
             if stream is None:
-                invocation.finish(None)
+                invocation.end(None)
             else:
-                observer = EventObserver(invocation, key == "body")
-                observer.reader.tier = ex.service_tier(result.get("serviceTier"))
-                result[key] = SyncStreamProxy(stream, observer)
+                observer = EventObserver(key == "body", ex.service_tier(result.get("serviceTier")))
+                result[key] = observe_stream(invocation, stream, observer)
         return result
 
 
 class EventObserver:
     """ConverseStream events, or InvokeModelWithResponseStream chunks (decoded JSON, any family)."""
 
-    __slots__ = ("_inv", "_chunks", "_first", "reader")
+    __slots__ = ("_chunks", "reader")
 
-    def __init__(self, invocation: Invocation, chunks: bool) -> None:
-        self._inv = invocation
+    def __init__(self, chunks: bool, tier: str | None = None) -> None:
         self._chunks = chunks
-        self._first = True
         self.reader = OutputReader()
+        self.reader.tier = tier
 
     def on_item(self, event: Any) -> None:
-        if self._first:
-            self._first = False
-            self._inv.first_chunk()
         if not self._chunks:
             self.reader.add(event)
             return
         chunk = event.get("chunk") if isinstance(event, Mapping) else None
         data = chunk.get("bytes") if isinstance(chunk, Mapping) else None
         if isinstance(data, bytes | str):
-            with contextlib.suppress(ValueError):  # a model's odd chunk must not stop the stream
+            with contextlib.suppress(ValueError, RecursionError):  # an odd chunk must not stop the stream
                 self.reader.add(json.loads(data))
 
-    def on_end(self, error: BaseException | None) -> None:
-        result = self.reader.result(self.reader.billed())
-        if error is None:
-            self._inv.finish(result)
-        else:
-            self._inv.fail(error, result)
+    def result(self) -> CallResult:
+        return self.reader.result(self.reader.billed())

@@ -1,6 +1,9 @@
 """Pure functions: Bedrock request parameters and response metadata -> operation, attributes, counts.
 
-Shared by every operation; they never raise on odd shapes (what they cannot read is skipped).
+Shared by every operation; they never raise on odd shapes (what they cannot read is skipped),
+and every value read from a response is validated where it is read (``count`` for token counts,
+``text_or_none`` for texts), so one bad field loses that field only.
+
 Bedrock reports input tokens *without* their cached part (the Converse ``usage`` block, the
 ``x-amzn-bedrock-*-token-count`` headers and a stream's ``amazon-bedrock-invocationMetrics``), so
 :meth:`Counts.usage` adds cache reads and writes back to get the conventions' input total.
@@ -11,13 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from otel_tokens import semconv
-from otel_tokens.tokenize import Estimate, Tokenizer
-from otel_tokens.usage import Usage
+from otel_tokens.instrumentation import Estimate, Tokenizer, Usage, count, items, semconv, text_or_none
 
 CONVERSE = "Converse"
 CONVERSE_STREAM = "ConverseStream"
@@ -56,61 +56,60 @@ class Counts:
                 setattr(self, item.name, value)
 
     def usage(self) -> Usage | None:
-        """The conventions' usage (input total = input + cache reads + cache writes), or None."""
+        """The conventions' usage (input total = input + cache reads + cache writes), or None.
+
+        The counts were validated when read; the input total is checked again, since three
+        valid counts can add up to more than any real call.
+        """
         if self.input is None and self.output is None:
             return None
-        return Usage.from_uncached_input(
+        usage = Usage.from_uncached_input(
             uncached_input_tokens=self.input,
             output_tokens=self.output,
             cache_read_input_tokens=self.cache_read,
             cache_creation_input_tokens=self.cache_write,
             cache_creation_1h_input_tokens=self.cache_write_1h,
         )
+        usage.input_tokens = count(usage.input_tokens)
+        return usage
 
 
-def number(value: Any) -> int | None:
-    """An integer count from an int, a float (Titan writes ``28.0``) or a header string."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-def header_counts(result: Any) -> Counts | None:
-    """The ``x-amzn-bedrock-*-token-count`` response headers (botocore lower-cases their names)."""
+def http_headers(result: Any) -> Mapping[str, Any] | None:
+    """The response's HTTP headers from botocore's ``ResponseMetadata`` (names lower-cased)."""
     metadata = result.get("ResponseMetadata") if isinstance(result, Mapping) else None
     headers = metadata.get("HTTPHeaders") if isinstance(metadata, Mapping) else None
-    if not isinstance(headers, Mapping) or HEADER_INPUT not in headers:
+    return headers if isinstance(headers, Mapping) else None
+
+
+def header_counts(headers: Mapping[str, Any] | None) -> Counts | None:
+    """The ``x-amzn-bedrock-*-token-count`` response headers, or None when they are absent."""
+    if headers is None or HEADER_INPUT not in headers:
         return None
     return Counts(
-        input=number(headers.get(HEADER_INPUT)),
-        output=number(headers.get(HEADER_OUTPUT)),
-        cache_read=number(headers.get(HEADER_CACHE_READ)),
-        cache_write=number(headers.get(HEADER_CACHE_WRITE)),
+        input=count(headers.get(HEADER_INPUT)),
+        output=count(headers.get(HEADER_OUTPUT)),
+        cache_read=count(headers.get(HEADER_CACHE_READ)),
+        cache_write=count(headers.get(HEADER_CACHE_WRITE)),
     )
 
 
-def content_length(result: Any) -> int | None:
-    metadata = result.get("ResponseMetadata") if isinstance(result, Mapping) else None
-    headers = metadata.get("HTTPHeaders") if isinstance(metadata, Mapping) else None
-    return number(headers.get("content-length")) if isinstance(headers, Mapping) else None
+def content_length(headers: Mapping[str, Any] | None) -> int | None:
+    """The body's length in bytes from ``content-length``; None when absent or not a length."""
+    value = headers.get("content-length") if headers is not None else None
+    if isinstance(value, str) and len(value) <= 18 and value.isascii() and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 def service_tier(value: Any) -> str | None:
     """A served ``serviceTier``: ``{"type": "priority"}`` (Converse) or the header's string (InvokeModel)."""
     if isinstance(value, Mapping):
         value = value.get("type")
-    return value if isinstance(value, str) and value else None
+    return text_or_none(value)
 
 
-@lru_cache(maxsize=64)
 def server_of(endpoint_url: str) -> tuple[str | None, int | None]:
-    """``(server.address, server.port)`` of a client's endpoint URL."""
+    """``(server.address, server.port)`` of a client's endpoint URL (callers cache it per client)."""
     parts = urlsplit(endpoint_url)
     port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
     return parts.hostname or None, port
@@ -168,6 +167,22 @@ def _read_parameters(source: Mapping[str, Any], values: dict[str, Any]) -> None:
                 values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = list(value)
 
 
+def request_source(
+    params: Mapping[str, Any], model_id: str | None, invoke: bool
+) -> tuple[Mapping[str, Any], str]:
+    """What a call's messages and prompt are read from, and its operation name.
+
+    InvokeModel: the request body, parsed by us (nobody else holds the parsed form). Converse:
+    the system prompt and a copy of the messages, since they are read later (for content capture
+    or an estimate) and programs often append the reply to the same list right after the call.
+    """
+    if invoke:
+        body = invoke_body(params)
+        return (body if body is not None else {}), invoke_operation(model_id, body)
+    source = {"system": params.get("system"), "messages": list(items(params.get("messages")))}
+    return source, semconv.OPERATION_CHAT
+
+
 def invoke_body(params: Mapping[str, Any]) -> dict[str, Any] | None:
     """The InvokeModel request body as JSON, when given as (small enough) bytes or text."""
     raw = params.get("body")
@@ -200,7 +215,7 @@ def block_texts(content: Any) -> list[str]:
     if isinstance(content, str):
         return [content]
     texts: list[str] = []
-    for block in content if isinstance(content, list | tuple) else ():
+    for block in items(content):
         if isinstance(block, str):
             texts.append(block)
         elif isinstance(block, Mapping):
@@ -215,24 +230,34 @@ def _block_text(block: Mapping[str, Any], texts: list[str]) -> None:
         return
     use = block.get("toolUse") if "toolUse" in block else block if block.get("type") == "tool_use" else None
     if isinstance(use, Mapping):
-        texts.append(str(use.get("name") or ""))
-        texts.append(json.dumps(use.get("input"), ensure_ascii=False))
+        name = use.get("name")
+        texts.append(name if isinstance(name, str) else "")
+        texts.append(_json_text(use.get("input")))
         return
     result = block.get("toolResult") if "toolResult" in block else None
     if result is None and block.get("type") == "tool_result":
         result = block
     if isinstance(result, Mapping):
-        for item in result.get("content") or ():
+        content = result.get("content")
+        for item in items(content):
             if isinstance(item, Mapping) and "json" in item:
-                texts.append(json.dumps(item["json"], ensure_ascii=False))
+                texts.append(_json_text(item["json"]))
             else:
                 texts.extend(block_texts([item]))
-        if isinstance(result.get("content"), str):
-            texts.append(result["content"])
+        if isinstance(content, str):
+            texts.append(content)
         return
     guarded = block.get("guardContent")
     if isinstance(guarded, Mapping) and isinstance(guarded.get("text"), Mapping):
         texts.extend(block_texts([guarded["text"]]))
+
+
+def _json_text(value: Any) -> str:
+    """A tool's JSON input or result as text, for an estimate (``str()`` of what JSON cannot write)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return ""
 
 
 def chat_messages(source: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -242,7 +267,7 @@ def chat_messages(source: Mapping[str, Any]) -> list[dict[str, str]]:
     system = source.get("system")
     if system is not None:
         messages.append({"role": "system", "content": "\n".join(block_texts(system))})
-    for message in source.get("messages") or source.get("chat_history") or ():
+    for message in items(source.get("messages")) or items(source.get("chat_history")):
         if isinstance(message, Mapping):
             content = message.get("content", message.get("message"))
             role = str(message.get("role") or "user").lower()

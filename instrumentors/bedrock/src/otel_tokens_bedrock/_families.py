@@ -24,6 +24,8 @@ every stream           ``amazon-bedrock-invocationMetrics`` on the last chunk: t
 
 Counts are kept as Bedrock reports them (:class:`Counts`); the last report of a count wins,
 since stream counts are cumulative (Anthropic ``message_delta``, Llama ``generation_token_count``).
+Every field is validated where it is read (``count``, ``text_or_none``, ``items``): a field of an
+unexpected type or an impossible count is skipped alone, the rest of the document still counts.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tokens.record import CallResult
-from otel_tokens_bedrock._extract import METRICS_KEY, Counts, block_texts, number, service_tier
+from otel_tokens.instrumentation import CallResult, count, items, text_or_none
+from otel_tokens_bedrock._extract import METRICS_KEY, Counts, block_texts, service_tier
 
 _ANTHROPIC_TYPES = frozenset(
     {"message", "message_start", "message_delta", "content_block_start", "content_block_delta"}
@@ -45,12 +47,12 @@ def usage_counts(usage: Any) -> Counts | None:
     if not isinstance(usage, Mapping):
         return None
     return Counts(
-        input=number(_first(usage, "inputTokens", "input_tokens", "prompt_tokens")),
-        output=number(_first(usage, "outputTokens", "output_tokens", "completion_tokens")),
-        cache_read=number(
+        input=count(_first(usage, "inputTokens", "input_tokens", "prompt_tokens")),
+        output=count(_first(usage, "outputTokens", "output_tokens", "completion_tokens")),
+        cache_read=count(
             _first(usage, "cacheReadInputTokens", "cacheReadInputTokenCount", "cache_read_input_tokens")
         ),
-        cache_write=number(
+        cache_write=count(
             _first(usage, "cacheWriteInputTokens", "cacheWriteInputTokenCount", "cache_creation_input_tokens")
         ),
         cache_write_1h=_one_hour_writes(usage),
@@ -61,12 +63,13 @@ def _one_hour_writes(usage: Mapping[str, Any]) -> int | None:
     """Cache writes with a 1-hour TTL: Converse ``cacheDetails`` or Anthropic ``cache_creation``."""
     creation = usage.get("cache_creation")
     if isinstance(creation, Mapping):
-        return number(creation.get("ephemeral_1h_input_tokens"))
+        return count(creation.get("ephemeral_1h_input_tokens"))
     details = usage.get("cacheDetails")
-    if not isinstance(details, list):
+    if not isinstance(details, list | tuple):
         return None
-    hour = [number(d.get("inputTokens")) for d in details if isinstance(d, Mapping) and d.get("ttl") == "1h"]
-    return sum(n for n in hour if n is not None)
+    hour = [count(d.get("inputTokens")) for d in details if isinstance(d, Mapping) and d.get("ttl") == "1h"]
+    # Valid counts, but their sum is checked too: many of them can add up past any real call.
+    return count(sum(n for n in hour if n is not None))
 
 
 def metrics_counts(metrics: Any) -> Counts | None:
@@ -74,10 +77,10 @@ def metrics_counts(metrics: Any) -> Counts | None:
     if not isinstance(metrics, Mapping):
         return None
     return Counts(
-        input=number(metrics.get("inputTokenCount")),
-        output=number(metrics.get("outputTokenCount")),
-        cache_read=number(metrics.get("cacheReadInputTokenCount")),
-        cache_write=number(metrics.get("cacheWriteInputTokenCount")),
+        input=count(metrics.get("inputTokenCount")),
+        output=count(metrics.get("outputTokenCount")),
+        cache_read=count(metrics.get("cacheReadInputTokenCount")),
+        cache_write=count(metrics.get("cacheWriteInputTokenCount")),
     )
 
 
@@ -156,15 +159,13 @@ class OutputReader:
             self._other(doc)
 
     def _reason(self, value: Any) -> None:
-        if isinstance(value, str) and value:
-            self.reasons.append(value)
+        reason = text_or_none(value)
+        if reason is not None:
+            self.reasons.append(reason)
 
     def _identity(self, source: Mapping[str, Any]) -> None:
-        model, rid = source.get("model"), source.get("id")
-        if isinstance(model, str) and model:
-            self.model = model
-        if isinstance(rid, str) and rid:
-            self.response_id = rid
+        self.model = text_or_none(source.get("model")) or self.model
+        self.response_id = text_or_none(source.get("id")) or self.response_id
 
     def _anthropic(self, kind: str, doc: Mapping[str, Any]) -> None:
         if kind in ("message", "message_start"):
@@ -234,7 +235,7 @@ class OutputReader:
 
     def _openai(self, doc: Mapping[str, Any]) -> None:
         self._identity(doc)
-        for choice in doc.get("choices") or ():
+        for choice in items(doc.get("choices")):
             if not isinstance(choice, Mapping):
                 continue
             message = choice.get("message") or choice.get("delta")
@@ -248,8 +249,8 @@ class OutputReader:
     def _other(self, doc: Mapping[str, Any]) -> None:
         """Titan, Llama, Claude v2 text, Mistral text, Cohere, AI21: disjoint keys, read together."""
         counts = Counts(
-            input=number(_first(doc, "inputTextTokenCount", "prompt_token_count")),
-            output=number(_first(doc, "totalOutputTextTokenCount", "generation_token_count")),
+            input=count(_first(doc, "inputTextTokenCount", "prompt_token_count")),
+            output=count(_first(doc, "totalOutputTextTokenCount", "generation_token_count")),
         )
         self.counts.update(counts)
         for key in ("outputText", "generation", "completion"):
@@ -261,9 +262,9 @@ class OutputReader:
         for item in _list(doc, "results") + _list(doc, "outputs") + _list(doc, "generations"):
             self.texts.extend(block_texts([{"text": _first(item, "outputText", "text")}]))
             self._reason(_first(item, "completionReason", "stop_reason", "finish_reason"))
-            self.counts.update(Counts(output=number(item.get("tokenCount"))))
-        if isinstance(doc.get("id"), str) and "generations" in doc:
-            self.response_id = doc["id"]
+            self.counts.update(Counts(output=count(item.get("tokenCount"))))
+        if "generations" in doc:
+            self.response_id = text_or_none(doc.get("id")) or self.response_id
         for item in _list(doc, "completions"):
             data, finish = item.get("data"), item.get("finishReason")
             if isinstance(data, Mapping):
@@ -273,7 +274,4 @@ class OutputReader:
 
 
 def _list(doc: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
-    value = doc.get(key)
-    if not isinstance(value, list):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
+    return [item for item in items(doc.get(key)) if isinstance(item, Mapping)]

@@ -22,25 +22,15 @@ Usually started by ``otel_tokens.init()`` or ``opentelemetry-instrument``; direc
 from __future__ import annotations
 
 import functools
-from typing import Any
+from importlib.metadata import version
 
-from otel_tokens._instrumentor import TokensInstrumentor
-from otel_tokens._patching import PatchSpec
-from otel_tokens._wrapping import async_wrapper, sync_wrapper
-from otel_tokens_cohere._wrappers import (
-    CHAT_V1,
-    CHAT_V2,
-    EMBED,
-    GENERATE,
-    RERANK,
-    CohereEndpoint,
-    Switch,
-    shell,
-)
+from otel_tokens.instrumentation import PatchSpec, TokensInstrumentor, call_patch
+from otel_tokens_cohere._endpoints import CohereEndpoint, embed_batch_wrapper
+from otel_tokens_cohere._extract import CHAT_V1, CHAT_V2, EMBED, GENERATE, RERANK
 from otel_tokens_cohere.package import _instruments
 
 __all__ = ["CohereInstrumentor"]
-__version__ = "0.1.0"
+__version__ = version("otel-tokens-cohere")
 
 # Declarative: (module, sync class, async class, method, endpoint kind, streaming).
 _PATCH_TABLE = (
@@ -69,26 +59,19 @@ class CohereInstrumentor(TokensInstrumentor):
     requirements = _instruments
     scope_name = "otel_tokens_cohere"
     scope_version = __version__
-    _switch: Switch | None = None
 
     def patch_specs(self) -> list[PatchSpec]:
-        self._switch = switch = Switch()
         specs = []
         for module, cls, async_cls, method, kind, stream in _PATCH_TABLE:
             endpoint = CohereEndpoint(kind, stream)
+            if (cls, method) == ("BaseCohere", "embed"):
+                # A named wrapper: Client.embed runs its batches through this method on a thread
+                # pool, where the core cannot see the outer call (see embed_batch_wrapper).
+                make = functools.partial(embed_batch_wrapper, endpoint=endpoint)
+                specs.append(PatchSpec(module, f"{cls}.{method}", make))
+            else:
+                specs.append(call_patch(module, f"{cls}.{method}", endpoint))
             # The async stream methods are async generator functions: calling one returns the
             # stream at once with nothing to await, which is the sync shell's contract.
-            async_shell = sync_wrapper if stream else async_wrapper
-            batches = (cls, method) == ("BaseCohere", "embed")  # run on Client.embed's thread pool
-            for owner, make, pooled in ((cls, sync_wrapper, batches), (async_cls, async_shell, False)):
-                wrapper = functools.partial(
-                    shell, endpoint=endpoint, make=make, switch=switch, batches=pooled
-                )
-                specs.append(PatchSpec(module, f"{owner}.{method}", wrapper))
+            specs.append(call_patch(module, f"{async_cls}.{method}", endpoint, is_async=not stream))
         return specs
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        if self._switch is not None:
-            self._switch.on = False
-            self._switch = None
-        super()._uninstrument(**kwargs)

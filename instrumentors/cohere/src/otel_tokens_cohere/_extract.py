@@ -1,7 +1,10 @@
 """Pure functions: Cohere requests, responses and stream events -> model, usage, attributes.
 
 They accept the SDK's pydantic objects or plain dicts alike, never raise on odd shapes (a missing
-field reads as ``None``), and are shared by the sync and async paths and by v1 and v2.
+field reads as ``None``), and are shared by the sync and async paths and by v1 and v2. Every value
+read from a response is validated where it is read (``count`` for token and unit counts, which
+the SDK types as floats, ``text_or_none`` for ids and finish reasons, ``items`` for lists), so
+one bad field loses that field only.
 
 Usage: Cohere reports two sets of counts. ``billed_units`` is what is priced and becomes
 ``gen_ai.usage.input_tokens``/``output_tokens``; ``tokens`` also counts the preamble Cohere adds
@@ -11,14 +14,28 @@ Usage: Cohere reports two sets of counts. ``billed_units`` is what is priced and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from otel_tokens import semconv
-from otel_tokens._fields import get
-from otel_tokens.record import CallResult
-from otel_tokens.usage import Usage
+from otel_tokens.instrumentation import (
+    CallResult,
+    Estimate,
+    Tokenizer,
+    Usage,
+    count,
+    get,
+    items,
+    semconv,
+    text_or_none,
+)
+
+# API method families (the endpoint kinds).
+CHAT_V1 = "chat_v1"
+CHAT_V2 = "chat_v2"
+GENERATE = "generate"
+EMBED = "embed"
+RERANK = "rerank"
 
 
 def given(value: Any) -> bool:
@@ -26,11 +43,9 @@ def given(value: Any) -> bool:
     return value is not None and value is not Ellipsis
 
 
-def count(value: Any) -> int | None:
-    """A token or unit count as an int: the SDK types them as floats (``58.0``)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value)
+def text_or_empty(value: Any) -> str:
+    """``value`` if it is a string, else "" (a text read from a response, for estimates and content)."""
+    return value if isinstance(value, str) else ""
 
 
 # -- provider ----------------------------------------------------------------------------------
@@ -96,7 +111,7 @@ def v1_chat_messages(kwargs: Mapping[str, Any]) -> list[dict[str, Any]]:
     preamble = kwargs.get("preamble")
     if isinstance(preamble, str):
         messages.append({"role": "system", "content": preamble})
-    for turn in kwargs.get("chat_history") or ():
+    for turn in items(kwargs.get("chat_history")):
         role = str(get(turn, "role") or "user").lower()
         messages.append({"role": "assistant" if role == "chatbot" else role, "content": get(turn, "message")})
     message = kwargs.get("message")
@@ -123,6 +138,32 @@ def text_list(value: Any) -> list[str]:
     if isinstance(value, Iterable):
         return [item for item in value if isinstance(item, str)]
     return []
+
+
+def input_messages_builder(kind: str, kwargs: Mapping[str, Any]) -> Callable[[], Any] | None:
+    """Builds ``gen_ai.input.messages`` (called only when content capture is on)."""
+    if kind == CHAT_V1:
+        return lambda: input_messages(v1_chat_messages(kwargs))
+    if kind == CHAT_V2:
+        return lambda: input_messages(items(kwargs.get("messages")))
+    if kind == GENERATE:
+        return lambda: input_messages({"role": "user", "content": t} for t in text_list(kwargs.get("prompt")))
+    return None
+
+
+def input_estimator(
+    kind: str, model: str | None, kwargs: Mapping[str, Any]
+) -> Callable[[Tokenizer], Estimate] | None:
+    """Counts the input locally, for when no usage comes back."""
+    # Copy now: programs often append the reply to the same message list right after the call.
+    if kind in (CHAT_V1, CHAT_V2):
+        messages = v1_chat_messages(kwargs) if kind == CHAT_V1 else list(items(kwargs.get("messages")))
+        # Cohere bills the text of the messages, without OpenAI's per-message framing tokens.
+        return lambda tokenizer: tokenizer.count_texts(model, chat_texts(messages))
+    if kind in (GENERATE, EMBED):
+        texts = text_list(kwargs.get("prompt" if kind == GENERATE else "texts"))
+        return lambda tokenizer: tokenizer.count_texts(model, texts)
+    return None  # a rerank is billed in search units, which no tokenizer counts
 
 
 # -- usage -------------------------------------------------------------------------------------
@@ -171,17 +212,18 @@ def message_texts(message: Any) -> list[str]:
         value = get(message, key)
         if isinstance(value, str):
             texts.append(value)
-        elif isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
-            texts.extend(get(part, "text") or "" for part in value)
+        else:
+            texts.extend(text_or_empty(get(part, "text")) for part in items(value))
     plan = get(message, "tool_plan")
     if isinstance(plan, str):
         texts.append(plan)
-    for call in get(message, "tool_calls") or ():
+    for call in items(get(message, "tool_calls")):
         function = get(call, "function")
         if function is not None:  # v2
-            texts.extend((get(function, "name") or "", get(function, "arguments") or ""))
+            texts.extend((text_or_empty(get(function, "name")), text_or_empty(get(function, "arguments"))))
         else:  # v1: name and a parameters object
-            texts.extend((get(call, "name") or "", str(get(call, "parameters") or "")))
+            parameters = get(call, "parameters")
+            texts.extend((text_or_empty(get(call, "name")), str(parameters) if parameters else ""))
     return [text for text in texts if text]
 
 
@@ -190,26 +232,30 @@ def chat_texts(messages: Iterable[Any]) -> list[str]:
     return [text for message in messages for text in message_texts(message)]
 
 
-def output_message(texts: list[str], finish_reason: Any) -> dict[str, Any]:
+def output_message(texts: list[str], finish_reason: str | None) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "parts": [{"type": "text", "content": t} for t in texts]}
     if finish_reason:
-        message["finish_reason"] = str(finish_reason)
+        message["finish_reason"] = finish_reason
     return message
 
 
-def _reasons(*reasons: Any) -> tuple[str, ...] | None:
-    return tuple(str(reason) for reason in reasons if reason) or None
+def _reasons(*reasons: str | None) -> tuple[str, ...] | None:
+    return tuple(reason for reason in reasons if reason) or None
 
 
 def chat_result(response: Any, v2: bool) -> CallResult:
     """A v1 ``NonStreamedChatResponse`` or a v2 ``ChatResponse``."""
     found, raw = usage(get(response, "usage") if v2 else get(response, "meta"))
     texts = message_texts(get(response, "message") if v2 else response)
-    reason = get(response, "finish_reason")
+    reason = text_or_none(get(response, "finish_reason"))
+    if v2:
+        response_id = text_or_none(get(response, "id"))
+    else:
+        response_id = text_or_none(get(response, "response_id")) or text_or_none(
+            get(response, "generation_id")
+        )
     return CallResult(
-        response_id=get(response, "id")
-        if v2
-        else get(response, "response_id") or get(response, "generation_id"),
+        response_id=response_id,
         finish_reasons=_reasons(reason),
         usage=found,
         attributes=raw,
@@ -221,11 +267,11 @@ def chat_result(response: Any, v2: bool) -> CallResult:
 def generate_result(response: Any) -> CallResult:
     """A v1 ``Generation`` (also the ``response`` of a generate stream's ``stream-end``)."""
     found, raw = usage(get(response, "meta"))
-    generations = get(response, "generations") or ()
-    texts = [get(generation, "text") or "" for generation in generations]
-    reasons = [get(generation, "finish_reason") for generation in generations]
+    generations = items(get(response, "generations"))
+    texts = [text_or_empty(get(generation, "text")) for generation in generations]
+    reasons = [text_or_none(get(generation, "finish_reason")) for generation in generations]
     return CallResult(
-        response_id=get(response, "id"),
+        response_id=text_or_none(get(response, "id")),
         finish_reasons=_reasons(*reasons),
         usage=found,
         attributes=raw,
@@ -238,7 +284,7 @@ def embed_result(response: Any) -> CallResult:
     """A v1 or v2 embed response: billed input tokens, and the vectors' size."""
     found, raw = usage(get(response, "meta"))
     return CallResult(
-        response_id=get(response, "id"),
+        response_id=text_or_none(get(response, "id")),
         usage=found,
         attributes=_merge(raw, _dimensions(get(response, "embeddings"))),
     )
@@ -246,10 +292,10 @@ def embed_result(response: Any) -> CallResult:
 
 def _dimensions(embeddings: Any) -> dict[str, Any] | None:
     # embeddings_floats: a list of vectors; embeddings_by_type: {"float": [...], "int8": [...]}.
-    vectors = embeddings if isinstance(embeddings, list) else None
-    if vectors is None and embeddings is not None:
+    vectors = items(embeddings)
+    if not vectors and embeddings is not None:
         for name in ("float_", "float", "int8", "uint8", "binary", "ubinary"):
-            vectors = get(embeddings, name)
+            vectors = items(get(embeddings, name))
             if vectors:
                 break
     if vectors and isinstance(vectors[0], list):
@@ -260,4 +306,4 @@ def _dimensions(embeddings: Any) -> dict[str, Any] | None:
 def rerank_result(response: Any) -> CallResult:
     """A v1 or v2 rerank response: billed in search units."""
     found, raw = usage(get(response, "meta"))
-    return CallResult(response_id=get(response, "id"), usage=found, attributes=raw)
+    return CallResult(response_id=text_or_none(get(response, "id")), usage=found, attributes=raw)

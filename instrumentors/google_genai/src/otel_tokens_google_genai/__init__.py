@@ -8,7 +8,7 @@ else ``gcp.gemini``.
 
 One span per HTTP request: automatic function calling and automatic continuation send several
 requests for one ``generate_content`` call, each billed and priced on its own (see
-``_wrappers``). ``count_tokens`` is not billed and is not recorded.
+``_endpoints``). ``count_tokens`` is not billed and is not recorded.
 
 Usually started by ``otel_tokens.init()`` or ``opentelemetry-instrument``; directly::
 
@@ -18,24 +18,15 @@ Usually started by ``otel_tokens.init()`` or ``opentelemetry-instrument``; direc
 
 from __future__ import annotations
 
-import functools
+from importlib.metadata import version
 
-from otel_tokens._instrumentor import TokensInstrumentor
-from otel_tokens._patching import PatchSpec, Wrapper
-from otel_tokens._wrapping import async_wrapper, sync_wrapper
-from otel_tokens.record import Recorder
-from otel_tokens_google_genai._wrappers import (
-    EMBED,
-    GENERATE,
-    STREAM,
-    GenAIEndpoint,
-    stream_call_async,
-    stream_call_sync,
-)
+from otel_tokens.instrumentation import PatchSpec, TokensInstrumentor, call_patches
+from otel_tokens_google_genai._call_site import carrier_async, carrier_sync
+from otel_tokens_google_genai._endpoints import EMBED, GENERATE, STREAM, GenAIEndpoint
 from otel_tokens_google_genai.package import _instruments
 
 __all__ = ["GoogleGenAIInstrumentor"]
-__version__ = "0.1.0"
+__version__ = version("otel-tokens-google-genai")
 
 _MODULE = "google.genai.models"
 # Declarative: (method, endpoint kind); "Models.x" is wrapped sync, "AsyncModels.x" async.
@@ -44,21 +35,13 @@ _PATCH_TABLE = (
     ("_generate_content_stream", STREAM),
     ("embed_content", EMBED),
 )
-# Public stream methods: no span of their own, they only carry an outer instrumented call
-# into the lazy iteration (see _wrappers).
-_CARRIERS = (("Models", stream_call_sync), ("AsyncModels", stream_call_async))
-
-
-def _sync(recorder: Recorder, endpoint: GenAIEndpoint) -> Wrapper:
-    return sync_wrapper(recorder, endpoint)
-
-
-def _async(recorder: Recorder, endpoint: GenAIEndpoint) -> Wrapper:
-    return async_wrapper(recorder, endpoint)
-
-
-def _carrier(recorder: Recorder, wrapper: Wrapper) -> Wrapper:
-    return wrapper
+# Named exception: the public stream methods get no span of their own, only a carrier of the
+# call site (context, tags, nesting) into the lazy iteration that sends the requests (see
+# _call_site).
+_CARRIERS = (
+    PatchSpec(_MODULE, "Models.generate_content_stream", carrier_sync),
+    PatchSpec(_MODULE, "AsyncModels.generate_content_stream", carrier_async),
+)
 
 
 class GoogleGenAIInstrumentor(TokensInstrumentor):
@@ -72,17 +55,8 @@ class GoogleGenAIInstrumentor(TokensInstrumentor):
     scope_version = __version__
 
     def patch_specs(self) -> list[PatchSpec]:
-        specs = []
-        for method, kind in _PATCH_TABLE:
-            endpoint = GenAIEndpoint(kind)
-            specs.append(PatchSpec(_MODULE, f"Models.{method}", functools.partial(_sync, endpoint=endpoint)))
-            specs.append(
-                PatchSpec(_MODULE, f"AsyncModels.{method}", functools.partial(_async, endpoint=endpoint))
-            )
-        for cls, wrapper in _CARRIERS:
-            specs.append(
-                PatchSpec(
-                    _MODULE, f"{cls}.generate_content_stream", functools.partial(_carrier, wrapper=wrapper)
-                )
-            )
-        return specs
+        return [
+            patch
+            for method, kind in _PATCH_TABLE
+            for patch in call_patches(_MODULE, "Models", "AsyncModels", method, GenAIEndpoint(kind))
+        ] + list(_CARRIERS)

@@ -1,8 +1,10 @@
 """Pure functions: google-genai requests, responses and stream chunks -> model, usage, attributes.
 
 They accept the SDK's pydantic objects or plain dicts alike (snake_case, and the API's camelCase
-for bodies read raw), never raise on odd shapes (a missing field reads as ``None``), and are
-shared by the sync and async paths.
+for bodies read raw), are shared by the sync and async paths, and read every response field on
+its own: a field of the wrong type or out of range is lost alone (a token count through
+``count``, a model, id or finish reason through ``text_or_none``, a list through ``items``),
+never the rest of the call's telemetry, and nothing here raises on an odd shape.
 
 Usage (``usage_metadata``) maps onto the conventions as follows:
 
@@ -19,14 +21,21 @@ Usage (``usage_metadata``) maps onto the conventions as follows:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from otel_tokens import semconv
-from otel_tokens._fields import get
-from otel_tokens.record import CallResult
-from otel_tokens.usage import Usage
+from otel_tokens.instrumentation import (
+    CallResult,
+    Estimate,
+    Tokenizer,
+    Usage,
+    count,
+    get,
+    items,
+    semconv,
+    text_or_none,
+)
 
 
 def field(obj: Any, name: str, camel: str) -> Any:
@@ -35,11 +44,10 @@ def field(obj: Any, name: str, camel: str) -> Any:
     return get(obj, camel) if value is None else value
 
 
-def _count(value: Any) -> int | None:
-    # Vertex's embedding statistics report token counts as floats (``4.0``).
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value)
+def _total(*counts: int | None) -> int | None:
+    """The sum of the validated counts given (``None`` if none was); a sum out of range is invalid."""
+    given = [value for value in counts if value is not None]
+    return count(sum(given)) if given else None
 
 
 # -- provider and model --------------------------------------------------------------------
@@ -49,7 +57,10 @@ def provider_for(
     base_url: str | None, vertex: bool, host_overrides: Mapping[str, str]
 ) -> tuple[str, str | None, int | None]:
     """``(gen_ai.provider.name, server.address, server.port)``: Vertex AI when the client is in
-    Vertex mode, else the Gemini Developer API; a ``provider_hosts`` setting for the host wins."""
+    Vertex mode, else the Gemini Developer API; a ``provider_hosts`` setting for the host wins.
+
+    Pure; callers cache the result per base URL (see ``_endpoints._client_provider``).
+    """
     parts = urlsplit(base_url or "")
     host = (parts.hostname or "").lower() or None
     try:
@@ -63,11 +74,19 @@ def provider_for(
     return provider, host, port
 
 
+def base_url(client: Any, config: Any) -> str | None:
+    """The base URL a request goes to: the call's ``http_options``, else the client's."""
+    options = get(config, "http_options")
+    url = get(options, "base_url") or get(getattr(client, "_http_options", None), "base_url")
+    return url if isinstance(url, str) else None
+
+
 def model_name(model: Any) -> str | None:
     """The model id in any of the SDK's spellings: ``models/gemini-2.5-flash``,
     ``publishers/google/models/...``, ``projects/p/locations/l/publishers/google/models/...`` and
     ``google/gemini-2.5-flash`` all name ``gemini-2.5-flash``; tuned models keep their resource name."""
-    if not isinstance(model, str) or not model:
+    model = text_or_none(model)
+    if model is None:
         return None
     if "models/" in model and not model.startswith("tunedModels/"):
         return model.rsplit("models/", 1)[1] or None
@@ -98,11 +117,13 @@ def generate_request_attributes(config: Any, stream: bool) -> dict[str, Any]:
             if value is not None:
                 values[attribute] = value
         stop = get(config, "stop_sequences")
-        if stop:
-            values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop)
-        count = get(config, "candidate_count")
-        if isinstance(count, int) and count != 1:
-            values[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = count
+        if isinstance(stop, str):
+            values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop]
+        elif stop:
+            values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = list(items(stop))
+        choices = get(config, "candidate_count")
+        if isinstance(choices, int) and choices != 1:
+            values[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = choices
         output_type = _output_type(config)
         if output_type:
             values[semconv.GEN_AI_OUTPUT_TYPE] = output_type
@@ -127,6 +148,29 @@ def embed_request_attributes(config: Any) -> dict[str, Any]:
     return {semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: dimensions} if isinstance(dimensions, int) else {}
 
 
+def request_contents(kwargs: Mapping[str, Any]) -> Any:
+    """The request's ``contents``, copied: the SDK appends AFC turns to the same list right after
+    the request, and the estimate and captured messages must show what this request sent."""
+    contents = kwargs.get("contents")
+    return list(contents) if isinstance(contents, list) else contents
+
+
+def input_estimator(
+    embed: bool, model: str | None, contents: Any, config: Any
+) -> Callable[[Tokenizer], Estimate]:
+    """Counts the input locally, for when no usage comes back."""
+    if embed:
+        return lambda tokenizer: tokenizer.count_texts(model, embed_texts(contents))
+    return lambda tokenizer: tokenizer.count_texts(model, input_texts(contents, config))
+
+
+def input_messages_builder(embed: bool, contents: Any, config: Any) -> Callable[[], Any] | None:
+    """Builds ``gen_ai.input.messages`` (called only when content capture is on); none for embeddings."""
+    if embed:
+        return None
+    return lambda: input_messages(contents, config)
+
+
 # -- usage ---------------------------------------------------------------------------------
 
 
@@ -134,18 +178,16 @@ def usage_from_metadata(metadata: Any) -> Usage | None:
     """Usage of one request from its ``usage_metadata`` (see the module docstring for the rules)."""
     if metadata is None:
         return None
-    prompt = _count(field(metadata, "prompt_token_count", "promptTokenCount"))
-    tool_use = _count(field(metadata, "tool_use_prompt_token_count", "toolUsePromptTokenCount"))
-    candidates = _count(field(metadata, "candidates_token_count", "candidatesTokenCount"))
-    thoughts = _count(field(metadata, "thoughts_token_count", "thoughtsTokenCount"))
-    cached = _count(field(metadata, "cached_content_token_count", "cachedContentTokenCount"))
+    prompt = count(field(metadata, "prompt_token_count", "promptTokenCount"))
+    tool_use = count(field(metadata, "tool_use_prompt_token_count", "toolUsePromptTokenCount"))
+    candidates = count(field(metadata, "candidates_token_count", "candidatesTokenCount"))
+    thoughts = count(field(metadata, "thoughts_token_count", "thoughtsTokenCount"))
+    cached = count(field(metadata, "cached_content_token_count", "cachedContentTokenCount"))
     if prompt is None and tool_use is None and candidates is None and thoughts is None:
         return None
     return Usage(
-        input_tokens=None if prompt is None and tool_use is None else (prompt or 0) + (tool_use or 0),
-        output_tokens=None
-        if candidates is None and thoughts is None
-        else (candidates or 0) + (thoughts or 0),
+        input_tokens=_total(prompt, tool_use),
+        output_tokens=_total(candidates, thoughts),
         cache_read_input_tokens=cached,
         reasoning_output_tokens=thoughts,
     )
@@ -162,32 +204,37 @@ def raw_body(response: Any) -> Any:
         return None
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
 def finish_reason(candidate: Any) -> str | None:
     """A candidate's finish reason, lower-cased (``STOP`` -> ``stop``, ``MAX_TOKENS`` -> ``max_tokens``)."""
     reason = field(candidate, "finish_reason", "finishReason")
-    if reason is None:
-        return None
-    value = getattr(reason, "value", reason)
-    return str(value).lower() or None
+    # The SDK's FinishReason is a str enum: its value is the wire name.
+    text = text_or_none(getattr(reason, "value", reason))
+    return text.lower() if text is not None else None
+
+
+def candidate_index(candidate: Any) -> int:
+    """A candidate's index (0 when absent or not an index)."""
+    index = get(candidate, "index")
+    return index if type(index) is int else 0
 
 
 def generate_result(response: Any) -> CallResult:
     """A ``GenerateContentResponse`` (or its raw JSON body) of one generateContent request."""
-    metadata = get(response, "usage_metadata")
+    metadata = field(response, "usage_metadata", "usageMetadata")
     if metadata is None:
         raw = raw_body(response)
         if raw is not None:
             response, metadata = raw, get(raw, "usageMetadata")
-    candidates = field(response, "candidates", "candidates") or ()
+    candidates = items(field(response, "candidates", "candidates"))
     usage = usage_from_metadata(metadata)
     reasons = tuple(reason for reason in map(finish_reason, candidates) if reason)
     return CallResult(
-        response_model=field(response, "model_version", "modelVersion") or None,
-        response_id=field(response, "response_id", "responseId"),
+        response_model=text_or_none(field(response, "model_version", "modelVersion")),
+        response_id=text_or_none(field(response, "response_id", "responseId")),
         finish_reasons=reasons or None,
         usage=usage,
         output_texts=None if usage is not None else [t for c in candidates for t in candidate_texts(c)],
@@ -199,15 +246,18 @@ def embed_result(response: Any) -> CallResult:
     """An ``EmbedContentResponse``. Token counts come from ``usage_metadata`` where the API sends it
     (Vertex ``embedContent``, newer models), else from Vertex's per-embedding ``statistics``; the
     Gemini API's ``batchEmbedContents`` reports none, so the call is then estimated locally."""
-    embeddings = get(response, "embeddings") or ()
+    embeddings = items(get(response, "embeddings"))
     usage = usage_from_metadata(get(response, "usage_metadata"))
-    if usage is None and embeddings:
-        counts = [_count(get(get(item, "statistics"), "token_count")) for item in embeddings]
-        if all(count is not None for count in counts):
-            usage = Usage(input_tokens=sum(count or 0 for count in counts))
     if usage is not None:
         usage.output_tokens = None  # embeddings have no output tokens; don't report a 0
         usage.reasoning_output_tokens = None
+        if usage.input_tokens is None:
+            usage = None  # no valid input count: read the statistics, else estimate locally
+    if usage is None and embeddings:
+        # Vertex reports each input's count as a float (``4.0``); count() takes whole floats.
+        counts = [count(get(get(item, "statistics"), "token_count")) for item in embeddings]
+        if all(value is not None for value in counts):
+            usage = Usage(input_tokens=_total(*counts))
     attributes = None
     if embeddings:
         values = get(embeddings[0], "values")
@@ -224,13 +274,14 @@ def _is_content(item: Any) -> bool:
 
 
 def _function_text(value: Any) -> str:
-    name = get(value, "name") or ""
+    name = get(value, "name")
+    name = name if isinstance(name, str) else ""
     args = get(value, "args")
     if args is None:
         args = get(value, "response")
     try:
         return name + json.dumps(args, default=str) if args is not None else name
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return name
 
 
@@ -256,15 +307,15 @@ def content_list(contents: Any) -> list[tuple[str, list[Any]]]:
     if contents is None:
         return []
     # Only lists are sequences of turns or parts: a pydantic Content or Part is iterable too.
-    items = contents if isinstance(contents, list | tuple) else [contents]
+    turns_or_parts = contents if isinstance(contents, list | tuple) else [contents]
     turns: list[tuple[str, list[Any]]] = []
     loose: list[Any] = []
-    for item in items:
+    for item in turns_or_parts:
         if _is_content(item) and not isinstance(item, str):
             if loose:
                 turns.append(("user", loose))
                 loose = []
-            turns.append((str(get(item, "role") or "user"), list(get(item, "parts") or ())))
+            turns.append((text_or_none(get(item, "role")) or "user", list(items(get(item, "parts")))))
         else:
             loose.append(item)
     if loose:
@@ -284,7 +335,7 @@ def input_texts(contents: Any, config: Any) -> list[str]:
 def candidate_texts(candidate: Any) -> list[str]:
     """Generated text of one candidate (thoughts included: they are billed as output)."""
     content = get(candidate, "content")
-    return [text for part in field(content, "parts", "parts") or () for text in part_texts(part)]
+    return [text for part in items(field(content, "parts", "parts")) for text in part_texts(part)]
 
 
 def _message_parts(parts: Iterable[Any]) -> list[dict[str, Any]]:
@@ -334,7 +385,7 @@ def output_message(content: Any, reason: str | None) -> dict[str, Any]:
     """One candidate in the conventions' ``gen_ai.output.messages`` shape."""
     message: dict[str, Any] = {
         "role": "assistant",
-        "parts": _message_parts(field(content, "parts", "parts") or ()),
+        "parts": _message_parts(items(field(content, "parts", "parts"))),
     }
     if reason:
         message["finish_reason"] = reason

@@ -18,19 +18,16 @@ Usually started by ``otel_tokens.init()`` or ``opentelemetry-instrument``; direc
 
 from __future__ import annotations
 
-import functools
 import itertools
+from importlib.metadata import version
 
-from otel_tokens._instrumentor import TokensInstrumentor
-from otel_tokens._patching import PatchSpec
-from otel_tokens._wrapping import WrapperFn, async_wrapper, sync_wrapper
-from otel_tokens.record import Recorder
+from otel_tokens.instrumentation import PatchSpec, TokensInstrumentor, call_patch
 from otel_tokens_mistralai import _sdk_tracing
-from otel_tokens_mistralai._wrappers import CHAT, EMBEDDINGS, FIM, MistralEndpoint
+from otel_tokens_mistralai._endpoints import CHAT, EMBEDDINGS, FIM, MistralEndpoint
 from otel_tokens_mistralai.package import _instruments
 
 __all__ = ["MistralAIInstrumentor"]
-__version__ = "0.1.0"
+__version__ = version("otel-tokens-mistralai")
 
 # Declarative: (module, class, endpoint kind, plain method, streaming method or None).
 # Every method has an ``_async`` twin on the same class.
@@ -42,14 +39,6 @@ _PATCH_TABLE = (
 # mistralai 2.x moved the generated client from ``mistralai`` into ``mistralai.client``; the
 # module of the other layout is never imported, so its patches never apply.
 _PACKAGES = ("mistralai.client", "mistralai")
-
-
-def _sync(recorder: Recorder, endpoint: MistralEndpoint) -> WrapperFn:
-    return sync_wrapper(recorder, endpoint)
-
-
-def _async(recorder: Recorder, endpoint: MistralEndpoint) -> WrapperFn:
-    return async_wrapper(recorder, endpoint)
 
 
 class MistralAIInstrumentor(TokensInstrumentor):
@@ -64,15 +53,12 @@ class MistralAIInstrumentor(TokensInstrumentor):
         for (name, cls, kind, plain, streaming), package in itertools.product(_PATCH_TABLE, _PACKAGES):
             module = f"{package}.{name}"
             for method, stream in ((plain, False), (streaming, True)):
-                if method is None:
-                    continue
-                endpoint = MistralEndpoint(kind, stream)
-                specs.append(
-                    PatchSpec(module, f"{cls}.{method}", functools.partial(_sync, endpoint=endpoint))
-                )
-                specs.append(
-                    PatchSpec(module, f"{cls}.{method}_async", functools.partial(_async, endpoint=endpoint))
-                )
+                if method is not None:
+                    endpoint = MistralEndpoint(kind, stream)
+                    specs.append(call_patch(module, f"{cls}.{method}", endpoint))
+                    specs.append(call_patch(module, f"{cls}.{method}_async", endpoint, is_async=True))
+        # Named exception: not a call but the SDK's own tracer lookup, switched off while we
+        # record a call so that it is one span, not two (see _sdk_tracing).
         specs.extend(
             PatchSpec(m, _sdk_tracing.TARGET, _sdk_tracing.make_wrapper) for m in _sdk_tracing.MODULES
         )

@@ -1,21 +1,34 @@
 """Pure functions: mistralai requests, responses and stream chunks -> usage, results, attributes.
 
 They accept the SDK's pydantic models or plain dicts alike, treat the SDK's ``UNSET`` sentinel
-as absent, never raise on odd shapes (missing fields read as ``None``), and are shared by the
-sync and async paths.
+as absent, are shared by the sync and async paths, and read every response field on its own: a
+field of the wrong type or out of range is lost alone (a token count through ``count``, a model,
+id, finish reason or tier through ``text_or_none``, a list through ``items``), never the rest of
+the call's telemetry, and nothing here raises on an odd shape.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from otel_tokens import semconv
-from otel_tokens._fields import get
-from otel_tokens.record import CallResult
-from otel_tokens.usage import Usage
+from otel_tokens.instrumentation import (
+    CallResult,
+    Estimate,
+    Tokenizer,
+    Usage,
+    count,
+    get,
+    items,
+    semconv,
+    text_or_none,
+)
+
+CHAT = "chat"
+FIM = "fim"
+EMBEDDINGS = "embeddings"
 
 DEFAULT_SERVER_URL = "https://api.mistral.ai"
 
@@ -25,11 +38,30 @@ def given(value: Any) -> bool:
     return value is not None and type(value).__name__ != "Unset"
 
 
+def field(obj: Any, name: str) -> Any:
+    """``obj.name`` (or ``obj[name]``), with the SDK's ``UNSET`` read as ``None``."""
+    value = get(obj, name)
+    return value if given(value) else None
+
+
 def server_of(url: str) -> tuple[str | None, int | None]:
     """``(server.address, server.port)`` of a server URL; the scheme's port when none is given."""
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
+    except ValueError:  # a malformed port in a user-given URL
+        port = None
     return (parts.hostname or "").lower() or None, port
+
+
+def provider_for(url: str, host_overrides: Mapping[str, str]) -> tuple[str, str | None, int | None]:
+    """``(gen_ai.provider.name, server.address, server.port)`` of a server URL: Mistral AI, unless
+    a ``provider_hosts`` setting names the host. Pure; callers cache it (see ``_endpoints``)."""
+    host, port = server_of(url)
+    provider = (
+        host_overrides.get(f"{host}:{port}") or host_overrides.get(host or "") or semconv.PROVIDER_MISTRAL_AI
+    )
+    return provider, host, port
 
 
 # -- requests ------------------------------------------------------------------------------
@@ -55,7 +87,7 @@ def request_attributes(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any
             values[attribute] = value
     stop: Any = kwargs.get("stop")
     if given(stop):
-        values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop)
+        values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(items(stop))
     n = kwargs.get("n")
     if given(n) and n != 1:
         values[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = n
@@ -76,9 +108,34 @@ def input_texts(value: Any) -> list[str]:
     """Texts of an embeddings ``inputs`` (a string or a list of strings)."""
     if isinstance(value, str):
         return [value]
-    if isinstance(value, Iterable) and not isinstance(value, Mapping):
-        return [item for item in value if isinstance(item, str)]
-    return []
+    return [item for item in items(value) if isinstance(item, str)]
+
+
+def input_messages_builder(kind: str, kwargs: Mapping[str, Any]) -> Callable[[], Any]:
+    """Builds ``gen_ai.input.messages`` (called only when content capture is on)."""
+    if kind == CHAT:
+        return lambda: input_messages(kwargs.get("messages"))
+    if kind == FIM:
+        return lambda: prompt_messages(kwargs.get("prompt"), kwargs.get("suffix"))
+    return lambda: [
+        {"role": "user", "parts": [{"type": "text", "content": text}]}
+        for text in input_texts(kwargs.get("inputs"))
+    ]
+
+
+def input_estimator(
+    kind: str, model: str | None, kwargs: Mapping[str, Any]
+) -> Callable[[Tokenizer], Estimate]:
+    """Counts the input locally, for when no usage comes back."""
+    # Copy now: programs often append the reply to the same message list right after the call.
+    if kind == CHAT:
+        messages = list(items(kwargs.get("messages")))
+        return lambda tokenizer: tokenizer.count_chat_input(model, messages)
+    if kind == FIM:
+        texts = [t for t in (kwargs.get("prompt"), kwargs.get("suffix")) if isinstance(t, str)]
+    else:
+        texts = input_texts(kwargs.get("inputs"))
+    return lambda tokenizer: tokenizer.count_texts(model, texts)
 
 
 # -- usage ---------------------------------------------------------------------------------
@@ -89,63 +146,80 @@ def usage_of(usage: Any) -> Usage | None:
 
     Cache reads come from ``prompt_tokens_details.cached_tokens`` (the API's documented field;
     ``prompt_token_details`` is the spelling some endpoints use), reasoning tokens from
-    ``completion_tokens_details.reasoning_tokens`` when present.
+    ``completion_tokens_details.reasoning_tokens`` when present. ``None`` when neither the
+    prompt nor the completion count is valid: the call is then estimated from its texts.
     """
-    if usage is None:
+    if not given(usage):
         return None
-    details = get(usage, "prompt_tokens_details") or get(usage, "prompt_token_details")
+    prompt = count(field(usage, "prompt_tokens"))
+    completion = count(field(usage, "completion_tokens"))
+    if prompt is None and completion is None:
+        return None
+    details = field(usage, "prompt_tokens_details") or field(usage, "prompt_token_details")
     return Usage(
-        input_tokens=get(usage, "prompt_tokens"),
-        output_tokens=get(usage, "completion_tokens"),
-        cache_read_input_tokens=get(details, "cached_tokens"),
-        reasoning_output_tokens=get(get(usage, "completion_tokens_details"), "reasoning_tokens"),
+        input_tokens=prompt,
+        output_tokens=completion,
+        cache_read_input_tokens=count(field(details, "cached_tokens")),
+        reasoning_output_tokens=count(field(field(usage, "completion_tokens_details"), "reasoning_tokens")),
     )
 
 
 def service_tier(usage: Any) -> str | None:
     """The tier that served the call (``standard``/``priority``), reported inside ``usage``."""
-    tier = get(usage, "service_tier")
-    return tier if isinstance(tier, str) and tier else None
+    return text_or_none(get(usage, "service_tier"))
 
 
 # -- responses -----------------------------------------------------------------------------
 
 
+def finish_reason(choice: Any) -> str | None:
+    """A choice's finish reason (a plain string in the SDK; an enum's value if one is given)."""
+    reason = field(choice, "finish_reason")
+    return text_or_none(getattr(reason, "value", reason))
+
+
+def choice_index(choice: Any) -> int:
+    """A choice's index (0 when absent or not an index)."""
+    index = get(choice, "index")
+    return index if type(index) is int else 0
+
+
 def chat_result(response: Any) -> CallResult:
     """A ``ChatCompletionResponse`` or ``FIMCompletionResponse`` (or the same shape as a dict)."""
-    choices = get(response, "choices") or ()
-    messages = [get(choice, "message") for choice in choices]
-    raw_usage = get(response, "usage")
+    choices = items(field(response, "choices"))
+    messages = [field(choice, "message") for choice in choices]
+    raw_usage = field(response, "usage")
     usage = usage_of(raw_usage)
     return CallResult(
-        response_model=get(response, "model") or None,
-        response_id=get(response, "id"),
+        response_model=text_or_none(field(response, "model")),
+        response_id=text_or_none(field(response, "id")),
         finish_reasons=finish_reasons(choices),
         usage=usage,
         service_tier=service_tier(raw_usage),
         output_texts=None if usage is not None else [t for m in messages for t in message_texts(m)],
         output_messages=lambda: [
-            output_message(parts_of(m), get(c, "finish_reason"))
-            for m, c in zip(messages, choices, strict=False)
+            output_message(parts_of(m), finish_reason(c)) for m, c in zip(messages, choices, strict=False)
         ],
     )
 
 
 def embeddings_result(response: Any) -> CallResult:
     """An ``EmbeddingResponse``: input tokens only (the API reports ``completion_tokens`` as 0)."""
-    raw_usage = get(response, "usage")
+    raw_usage = field(response, "usage")
     usage = usage_of(raw_usage)
     if usage is not None:
         usage.output_tokens = None
-    data = get(response, "data") or ()
+        if usage.input_tokens is None:
+            usage = None  # no valid input count: estimated locally
+    data = items(field(response, "data"))
     attributes = None
     if data:
         vector = get(data[0], "embedding")
         if isinstance(vector, list):
             attributes = {semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: len(vector)}
     return CallResult(
-        response_model=get(response, "model") or None,
-        response_id=get(response, "id"),
+        response_model=text_or_none(field(response, "model")),
+        response_id=text_or_none(field(response, "id")),
         usage=usage,
         service_tier=service_tier(raw_usage),
         attributes=attributes,
@@ -153,7 +227,7 @@ def embeddings_result(response: Any) -> CallResult:
 
 
 def finish_reasons(choices: Iterable[Any]) -> tuple[str, ...] | None:
-    return tuple(str(get(c, "finish_reason")) for c in choices if get(c, "finish_reason")) or None
+    return tuple(reason for reason in map(finish_reason, choices) if reason) or None
 
 
 # -- message content -----------------------------------------------------------------------
@@ -163,7 +237,12 @@ def _arguments(value: Any) -> str:
     # Mistral accepts tool-call arguments as a JSON string or as an object.
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, default=str) if value is not None else ""
+    if value is None:
+        return ""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return ""
 
 
 def content_parts(content: Any) -> list[dict[str, Any]]:
@@ -175,9 +254,7 @@ def content_parts(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "content": content}] if content else []
     parts: list[dict[str, Any]] = []
-    if not isinstance(content, Iterable) or isinstance(content, Mapping):
-        return parts
-    for chunk in content:
+    for chunk in items(content):
         if isinstance(chunk, str):
             parts.append({"type": "text", "content": chunk})
             continue
@@ -195,14 +272,15 @@ def content_parts(content: Any) -> list[dict[str, Any]]:
 
 def tool_call_parts(calls: Any) -> list[dict[str, Any]]:
     parts = []
-    for call in calls or ():
+    for call in items(calls):
         function = get(call, "function")
+        name = get(function, "name")
         parts.append(
             {
                 "type": "tool_call",
-                "id": get(call, "id"),
-                "name": get(function, "name") or "",
-                "arguments": _arguments(get(function, "arguments")),
+                "id": text_or_none(field(call, "id")),
+                "name": name if isinstance(name, str) else "",
+                "arguments": _arguments(field(function, "arguments")),
             }
         )
     return parts
@@ -214,7 +292,7 @@ def parts_of(message: Any) -> list[dict[str, Any]]:
         return []
     if isinstance(message, str):
         return [{"type": "text", "content": message}]
-    return content_parts(get(message, "content")) + tool_call_parts(get(message, "tool_calls"))
+    return content_parts(field(message, "content")) + tool_call_parts(field(message, "tool_calls"))
 
 
 def part_texts(parts: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -232,19 +310,31 @@ def message_texts(message: Any) -> list[str]:
     return part_texts(parts_of(message))
 
 
+def merged_parts(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Streamed deltas joined: consecutive text (or reasoning) pieces become one part."""
+    merged: list[dict[str, Any]] = []
+    for part in parts:
+        last = merged[-1] if merged else None
+        if last is not None and part["type"] == last["type"] and part["type"] != "tool_call":
+            merged[-1] = {**last, "content": last["content"] + part["content"]}
+        else:
+            merged.append(part)
+    return merged
+
+
 # -- content capture (only when the user opted in) ------------------------------------------
 
 
-def output_message(parts: list[dict[str, Any]], finish_reason: Any) -> dict[str, Any]:
+def output_message(parts: list[dict[str, Any]], reason: str | None) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "parts": parts}
-    if finish_reason:
-        message["finish_reason"] = str(finish_reason)
+    if reason:
+        message["finish_reason"] = reason
     return message
 
 
 def input_messages(messages: Any) -> list[dict[str, Any]]:
     """Chat ``messages`` (dicts or the SDK's message models) as ``gen_ai.input.messages``."""
-    return [{"role": get(m, "role") or "user", "parts": parts_of(m)} for m in messages or ()]
+    return [{"role": text_or_none(get(m, "role")) or "user", "parts": parts_of(m)} for m in items(messages)]
 
 
 def prompt_messages(prompt: Any, suffix: Any) -> list[dict[str, Any]]:

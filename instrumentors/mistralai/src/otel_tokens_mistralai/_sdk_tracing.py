@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from otel_tokens.record import in_instrumented_call
+from otel_tokens.instrumentation import Recorder, WrapperFn, in_instrumented_call
 
 MODULES = ("mistralai.client._hooks.tracing", "mistralai._hooks.tracing")
 TARGET = "get_or_create_otel_tracer"
@@ -37,5 +37,6 @@ def quiet_global_tracer(
     return found
 
 
-def make_wrapper(recorder: Any) -> Callable[..., Any]:
+def make_wrapper(recorder: Recorder) -> WrapperFn:
+    """The wrapper of the hook's tracer lookup (records nothing, so needs no recorder)."""
     return quiet_global_tracer
