@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,7 +66,9 @@ def test_init_with_given_providers_instruments_and_is_idempotent(memory):
 
 
 def test_invalid_configuration_fails_init_before_anything_changes(memory):
-    with pytest.raises(ConfigurationError, match="OTEL_TOKENS_MAX_TAG_VALUES must be a positive integer"):
+    with pytest.raises(
+        ConfigurationError, match="OTEL_TOKENS_MAX_TAG_VALUES must be an integer from 1 to 2000"
+    ):
         os.environ["OTEL_TOKENS_MAX_TAG_VALUES"] = "-3"
         try:
             otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
@@ -194,3 +197,130 @@ def test_httpx2_is_fully_imported_before_prices_load_in_the_background(memory):
     sys.modules.pop("httpx2", None)
     otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
     assert hasattr(sys.modules["httpx2"], "URL")
+
+
+# --- typed keyword arguments and what init() refuses ------------------------------------------
+
+
+def test_init_takes_one_typed_keyword_argument_per_setting():
+    import inspect
+    from dataclasses import fields
+
+    parameters = inspect.signature(otel_tokens.init).parameters
+    settings = [f.name for f in fields(otel_tokens.Settings)]
+    assert list(parameters) == ["tracer_provider", "meter_provider", *settings]
+    for parameter in parameters.values():
+        # No **settings: a misspelt keyword is a type-checker error and a TypeError at the call.
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        assert parameter.default is None, parameter.name
+        assert parameter.annotation.endswith("| None"), parameter.name
+        assert f"        {parameter.name}: " in otel_tokens.init.__doc__, (
+            f"{parameter.name} is not documented"
+        )
+
+
+def test_misspelt_keyword_is_a_type_error_naming_it(memory):
+    with pytest.raises(TypeError, match="init\\(\\) got an unexpected keyword argument 'max_tags'"):
+        otel_tokens.init(tracer_provider=memory.tracer_provider, max_tags=3)  # type: ignore[call-arg]
+    assert otel_tokens.instrumented_clients() == []
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "message"),
+    [
+        (
+            "price_overrides",
+            123,
+            "price_overrides must be a non-empty file system path (str or os.PathLike), got 123",
+        ),
+        (
+            "tokenizer_dir",
+            "/nonexistent/ranks",
+            "tokenizer_dir: tokenizer directory '/nonexistent/ranks' does not exist",
+        ),
+        (
+            "disabled_instrumentors",
+            "openai,anthropc",
+            "disabled_instrumentors: unknown client(s) 'anthropc'; accepted:",
+        ),
+        ("service_name", "", "service_name must be a non-empty string, got ''"),
+    ],
+)
+def test_invalid_keyword_fails_init_naming_the_setting(memory, keyword, value, message):
+    with pytest.raises(ConfigurationError) as raised:
+        otel_tokens.init(
+            tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider, **{keyword: value}
+        )
+    assert str(raised.value).startswith(message)
+    assert otel_tokens.instrumented_clients() == []
+
+
+def test_non_utf8_override_file_fails_init_naming_the_file(memory, tmp_path):
+    path = tmp_path / "prices.toml"
+    path.write_bytes('[[price]]\nmodel = "café"\ninput_per_mtok = 1\noutput_per_mtok = 2\n'.encode("latin-1"))
+    with pytest.raises(ConfigurationError) as raised:
+        otel_tokens.init(
+            tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider, price_overrides=path
+        )
+    assert str(raised.value) == (
+        f"price overrides {path}: not UTF-8 text (byte 0xe9 on line 2); TOML files must be saved as UTF-8"
+    )
+
+
+BLOCKED_PRICING_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+
+    class NoPricingLibrary:  # as if genai-prices (or a dependency of it) were broken or missing
+        def find_spec(self, name, path=None, target=None):
+            if name.partition(".")[0] == "genai_prices":
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    sys.meta_path.insert(0, NoPricingLibrary())
+    import openai, otel_tokens
+    from otel_tokens.testing import InMemoryTelemetry
+
+    memory = InMemoryTelemetry()
+    providers = {"tracer_provider": memory.tracer_provider, "meter_provider": memory.meter_provider}
+    otel_tokens.init(**providers, price_overrides=OVERRIDES)
+    client = openai.OpenAI(base_url=BASE_URL + "/v1", api_key="x", max_retries=0)
+    for model in ("gpt-4o-mini", "acme-large", "gpt-4o-mini"):
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+    spans = [
+        {k: v for k, v in s.attributes.items() if k.startswith(("gen_ai.usage", "gen_ai.request.model"))}
+        for s in memory.spans()
+    ]
+    points = memory.points("otel_tokens.client.unpriced_calls")
+    unpriced = [(p.attributes["gen_ai.request.model"], p.value) for p in points]
+    print(json.dumps({"spans": spans, "unpriced": unpriced}))
+    """
+)
+
+
+def test_pricing_library_that_cannot_be_imported_gives_one_warning_and_unpriced_calls(tmp_path):
+    overrides = tmp_path / "prices.toml"
+    overrides.write_text('[[price]]\nmodel = "acme-large"\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n')
+    script = tmp_path / "app.py"
+    with FakeProviderServer(Scenario(prompt_tokens=4, completion_tokens=2)) as server:
+        script.write_text(
+            f"BASE_URL = {server.url!r}\nOVERRIDES = {str(overrides)!r}\n" + BLOCKED_PRICING_SCRIPT
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        completed = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert completed.returncode == 0, completed.stderr
+    # Before: "Exception in thread otel-tokens-prices: Traceback ..." and an internal-error
+    # traceback per call site, and no unpriced signal.
+    assert "Traceback" not in completed.stderr
+    [warning] = [line for line in completed.stderr.splitlines() if "genai" in line]
+    assert warning.startswith(
+        "otel-tokens: the pricing library genai-prices cannot be loaded (ModuleNotFoundError: "
+    )
+    result = json.loads(completed.stdout)
+    usage = {"gen_ai.usage.input_tokens": 4, "gen_ai.usage.output_tokens": 2}
+    unpriced_span, priced_span, _ = result["spans"]
+    assert unpriced_span.items() >= usage.items()
+    assert not [key for key in unpriced_span if key.startswith("gen_ai.usage.cost")]
+    assert priced_span["gen_ai.usage.cost.amount"] == pytest.approx((4 * 1.0 + 2 * 2.0) / 1e6)
+    assert result["unpriced"] == [["gpt-4o-mini", 2]]

@@ -80,3 +80,26 @@ def test_unsupported_client_version_is_warned_about(monkeypatch, caplog):
     [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "openai 1.30.0 is installed but otel-tokens supports openai" in record.getMessage()
     assert "NOT instrumented" in record.getMessage()
+
+
+def test_disabled_instrumentors_are_honoured_under_the_launcher():
+    """opentelemetry-instrument never calls init(): the instrumentor checks the setting itself."""
+    script = (
+        "from openai.resources.chat.completions import Completions\n"
+        "from anthropic.resources.messages import Messages\n"
+        "print(type(Completions.create).__name__, type(Messages.create).__name__)\n"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_TOKENS_DISABLED_INSTRUMENTORS": "openai",
+    }
+    launcher = str(Path(sys.executable).with_name("opentelemetry-instrument"))
+    completed = subprocess.run(
+        [launcher, sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    openai_type, anthropic_type = completed.stdout.split()
+    assert (openai_type, anthropic_type.endswith("FunctionWrapper")) == ("function", True)  # openai alone

@@ -693,6 +693,61 @@ def test_missing_override_file(tmp_path: Path) -> None:
     assert str(raised.value) == f"price overrides {path}: cannot read the file: No such file or directory"
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # A Latin-1 "é" in a model name (an editor's legacy encoding).
+        (
+            '[[price]]\nmodel = "café"\ninput_per_mtok = 1\noutput_per_mtok = 1\n'.encode("latin-1"),
+            "not UTF-8 text (byte 0xe9 on line 2); TOML files must be saved as UTF-8",
+        ),
+        # PowerShell's `>` writes UTF-16 with a byte-order mark.
+        (
+            '[[price]]\nmodel = "m"\n'.encode("utf-16"),
+            "not UTF-8 text (byte 0xff on line 1); TOML files must be saved as UTF-8",
+        ),
+    ],
+    ids=["latin-1", "utf-16"],
+)
+def test_override_file_that_is_not_utf8_names_the_file(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigurationError) as raised:  # was a bare UnicodeDecodeError
+        PriceBook(path)
+    assert str(raised.value) == f"price overrides {path}: {message}"
+
+
+def test_override_path_that_is_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        PriceBook(tmp_path)
+    assert str(raised.value) == f"price overrides {tmp_path}: cannot read the file: Is a directory"
+
+
+def test_pricing_library_that_cannot_load_leaves_overrides_and_warns_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise ModuleNotFoundError("No module named 'genai_prices'", name="genai_prices")
+
+    monkeypatch.setattr(_price_data, "load", broken)
+    path = write(tmp_path, '[[price]]\nmodel = "acme-*"\ninput_per_mtok = 1\noutput_per_mtok = 2\n')
+    book = PriceBook(path)
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    with caplog.at_level(logging.WARNING, logger="otel_tokens"):
+        book.preload()  # what the background thread runs: it must not raise
+        assert book.cost("openai", "gpt-4o-mini", usage) is None
+        assert book.cost("anthropic", "claude-sonnet-4-5", usage) is None
+        assert book.cost("openai", "acme-large", usage) == Cost(3.0, 1.0, 2.0, 0.0, 0.0, "override", None)
+        assert book.cost("ollama", "llama3", usage) == Cost(0.0, 0.0, 0.0, 0.0, 0.0, "local-model", None)
+    [record] = caplog.records  # one warning, not one per model or per call
+    assert record.getMessage() == (
+        "otel-tokens: the pricing library genai-prices cannot be loaded (ModuleNotFoundError: No module "
+        "named 'genai_prices'); calls get no cost except where a [[price]] override or a local model "
+        "prices them. Reinstall genai-prices to price them again."
+    )
+    assert book.data_version == "genai-prices (not loadable)"
+
+
 # --- loading, fallback, auto-update, no network --------------------------------------------
 
 

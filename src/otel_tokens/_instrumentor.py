@@ -44,6 +44,16 @@ class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         raise NotImplementedError
 
     def _instrument(self, **kwargs: Any) -> None:
+        try:
+            disabled = _runtime.settings().disabled_instrumentors
+        except ConfigurationError as error:
+            _log_configuration_error(error)
+            return
+        client = self.scope_name.removeprefix("otel_tokens_")
+        if client in disabled:
+            # Also under opentelemetry-instrument, which never calls init().
+            logger.debug("otel-tokens: %s is disabled by OTEL_TOKENS_DISABLED_INSTRUMENTORS", client)
+            return
         if not all(check_client(requirement) for requirement in self.requirements):
             return
         tracer = trace.get_tracer(
@@ -55,11 +65,7 @@ class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         try:
             recorder = Recorder(tracer, create_instruments(meter))
         except ConfigurationError as error:
-            # Under opentelemetry-instrument nothing else reports it, and raising would stop the
-            # launcher from loading the instrumentations after this one.
-            logger.error(
-                "otel-tokens: invalid configuration, %s is NOT instrumented: %s", self.scope_name, error
-            )
+            _log_configuration_error(error)
             return
         self._patches = PatchSet(self.patch_specs(), recorder)
         # Load the price data now, off the call path, so the first LLM call does not wait for it.
@@ -69,3 +75,19 @@ class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if self._patches is not None:
             self._patches.remove()
             self._patches = None
+
+
+_logged_configuration_errors: set[str] = set()
+
+
+def _log_configuration_error(error: ConfigurationError) -> None:
+    """One ERROR per distinct configuration error, not one per client.
+
+    Under ``opentelemetry-instrument`` nothing else reports it, and raising would stop the
+    launcher from loading the instrumentations after this one.
+    """
+    message = str(error)
+    if message in _logged_configuration_errors:
+        return
+    _logged_configuration_errors.add(message)
+    logger.error("otel-tokens: invalid configuration, no LLM client is instrumented: %s", message)

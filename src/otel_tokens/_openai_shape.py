@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from otel_tokens import semconv
-from otel_tokens._fields import get, text_or_none
+from otel_tokens._fields import get, items, text_or_none
 from otel_tokens._invocation import CallResult
 from otel_tokens.tokenize import Estimate, Tokenizer
 from otel_tokens.usage import Usage
@@ -58,26 +58,28 @@ def _token_array_length(value: Any) -> int:
 def finish_reasons(choices: Iterable[Any]) -> tuple[str, ...] | None:
     """The choices' finish reasons, in order; ``None`` when no choice has one."""
     reasons = []
-    for choice in choices:
-        reason = get(choice, "finish_reason")
+    for choice in items(choices):
+        reason = text_or_none(get(choice, "finish_reason"))
         if reason:
-            reasons.append(str(reason))
+            reasons.append(reason)
     return tuple(reasons) or None
 
 
 def chat_result(response: Any, read_usage: UsageReader, message_texts: TextsReader) -> CallResult:
     """A chat completion: model, id, finish reasons, usage; output text when usage is missing."""
-    choices = get(response, "choices") or ()
+    choices = items(get(response, "choices"))
     messages = [get(choice, "message") for choice in choices]
     usage = read_usage(get(response, "usage"))
     return CallResult(
-        response_model=get(response, "model") or None,
-        response_id=get(response, "id"),
+        response_model=text_or_none(get(response, "model")),
+        response_id=text_or_none(get(response, "id")),
         finish_reasons=finish_reasons(choices),
         usage=usage,
         output_texts=None if usage is not None else [text for m in messages for text in message_texts(m)],
         output_messages=lambda: [
-            output_message(get(m, "role") or "assistant", message_texts(m), get(c, "finish_reason"))
+            output_message(
+                text_or_none(get(m, "role")) or "assistant", message_texts(m), get(c, "finish_reason")
+            )
             for m, c in zip(messages, choices, strict=False)
         ],
     )
@@ -85,12 +87,12 @@ def chat_result(response: Any, read_usage: UsageReader, message_texts: TextsRead
 
 def text_completion_result(response: Any, read_usage: UsageReader) -> CallResult:
     """A legacy text completion: each choice's ``text`` instead of a message."""
-    choices = get(response, "choices") or ()
-    texts = [get(choice, "text") or "" for choice in choices]
+    choices = items(get(response, "choices"))
+    texts = [text if isinstance(text := get(choice, "text"), str) else "" for choice in choices]
     usage = read_usage(get(response, "usage"))
     return CallResult(
-        response_model=get(response, "model") or None,
-        response_id=get(response, "id"),
+        response_model=text_or_none(get(response, "model")),
+        response_id=text_or_none(get(response, "id")),
         finish_reasons=finish_reasons(choices),
         usage=usage,
         output_texts=None if usage is not None else texts,
@@ -107,12 +109,12 @@ def embeddings_result(response: Any, read_usage: UsageReader) -> CallResult:
     if usage is not None:
         usage.output_tokens = None  # embeddings have no output tokens; don't report a 0
     attributes = None
-    data = get(response, "data") or ()
+    data = items(get(response, "data"))
     if data:
         vector = get(data[0], "embedding")
         if isinstance(vector, list):
             attributes = {semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: len(vector)}
-    return CallResult(response_model=get(response, "model") or None, usage=usage, attributes=attributes)
+    return CallResult(response_model=text_or_none(get(response, "model")), usage=usage, attributes=attributes)
 
 
 # -- content capture (only when the user opted in) ------------------------------------------
@@ -121,8 +123,9 @@ def embeddings_result(response: Any, read_usage: UsageReader) -> CallResult:
 def output_message(role: str, texts: list[str], finish_reason: Any) -> dict[str, Any]:
     """One ``gen_ai.output.messages`` entry."""
     message: dict[str, Any] = {"role": role, "parts": [{"type": "text", "content": t} for t in texts]}
-    if finish_reason:
-        message["finish_reason"] = str(finish_reason)
+    reason = text_or_none(finish_reason)
+    if reason:
+        message["finish_reason"] = reason
     return message
 
 
@@ -131,13 +134,17 @@ def input_messages(messages: Any, message_texts: TextsReader) -> list[dict[str, 
     if isinstance(messages, str):
         return [{"role": "user", "parts": [{"type": "text", "content": messages}]}]
     result = []
-    for message in messages or ():
+    for message in items(messages):
         if isinstance(message, str):  # a prompt list
             result.append({"role": "user", "parts": [{"type": "text", "content": message}]})
             continue
         parts: list[dict[str, Any]] = [{"type": "text", "content": text} for text in message_texts(message)]
-        result.append({"role": get(message, "role") or "user", "parts": parts})
+        result.append({"role": _role(message, "user"), "parts": parts})
     return result
+
+
+def _role(message: Any, default: str) -> str:
+    return text_or_none(get(message, "role")) or default
 
 
 # -- streams -------------------------------------------------------------------------------

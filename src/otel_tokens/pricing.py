@@ -75,7 +75,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from otel_tokens import _price_data
+from otel_tokens import _price_data, _safety
 from otel_tokens._errors import ConfigurationError
 from otel_tokens._price_data import PROVIDER_IDS, ZERO_RATES, Bands, Rates
 from otel_tokens.usage import Usage
@@ -165,21 +165,45 @@ class PriceBook:
         self._warned: set[tuple[str, ...]] = set()
         self._snapshot: DataSnapshot | None = None
         self._updater: Any = None
+        self._unavailable = False  # genai-prices failed to load: only overrides and local models
         self._clock: Callable[[], float] = time.time  # tests set it to price at a fixed instant
 
     def preload(self) -> None:
         """Load the price data now: blocking, safe from a background thread and to call again.
 
         Calls that need prices meanwhile wait for this load rather than starting another.
-        Starts the background updater when ``auto_update`` was asked for.
+        Starts the background updater when ``auto_update`` was asked for. When genai-prices
+        cannot be imported, logs one WARNING and never raises: the book then prices only what
+        the overrides and local models price, and every other call is recorded as unpriced.
         """
-        library = _price_data.load()
+        if self._unavailable:
+            return
+        try:
+            library = _price_data.load()
+        except Exception as error:  # noqa: BLE001 - a broken install must not reach the host's stderr
+            if _safety.is_strict() and not isinstance(error, ImportError):
+                raise
+            self._library_failed(error)
+            return
         with self._lock:
             if self._auto_update and self._updater is None:
                 self._updater = library.update_prices.UpdatePrices()
                 self._updater.start()
             if self._snapshot is None:
                 self._snapshot = library.data_snapshot.get_snapshot()
+
+    def _library_failed(self, error: Exception) -> None:
+        with self._lock:
+            if self._unavailable:
+                return
+            self._unavailable = True
+        _log.warning(
+            "otel-tokens: the pricing library genai-prices cannot be loaded (%s: %s); calls get no "
+            "cost except where a [[price]] override or a local model prices them. Reinstall "
+            "genai-prices to price them again.",
+            type(error).__name__,
+            error,
+        )
 
     def close(self) -> None:
         """Stop the background updater, if this book started one."""
@@ -191,6 +215,8 @@ class PriceBook:
     @property
     def data_version(self) -> str:
         """The price data in use: ``genai-prices <version>``, plus ``+auto-update`` once fetched."""
+        if self._unavailable:
+            return "genai-prices (not loadable)"
         version = f"genai-prices {_price_data.version()}"
         snapshot = self._snapshot
         return f"{version}+auto-update" if snapshot is not None and snapshot.from_auto_update else version
@@ -295,8 +321,11 @@ class PriceBook:
                 entry = None
             else:
                 self.preload()
-                entry = self._resolve_library(provider, model, tier, factor, suffix)
-            if entry is None and warn:
+                if self._unavailable:
+                    entry = None
+                else:
+                    entry = self._resolve_library(provider, model, tier, factor, suffix)
+            if entry is None and warn and not self._unavailable:  # that was warned about once
                 self._warn_once(
                     (provider, model),
                     "otel-tokens: no price for model %r of provider %r (%s); its calls get no cost. "
@@ -415,11 +444,21 @@ def _load_overrides(path: str) -> tuple[tuple[_PriceRule, ...], tuple[_DiscountR
 
     try:
         with open(path, "rb") as file:
-            data = tomllib.load(file)
+            raw = file.read()
     except OSError as error:
         raise ConfigurationError(
             f"price overrides {path}: cannot read the file: {error.strerror or error}"
         ) from error
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigurationError(
+            f"price overrides {path}: not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); "
+            "TOML files must be saved as UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"price overrides {path}: not valid TOML: {error}") from error
     unknown = sorted(set(data) - {"price", "discount"})

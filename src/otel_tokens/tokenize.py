@@ -229,6 +229,41 @@ class _Slot:
         self.warming = False
 
 
+def check_tokenizer_dir(setting: str, path: str) -> str:
+    """``path`` made absolute, once it is a readable directory; else :class:`ConfigurationError`
+    naming ``setting`` and the path.
+
+    Run when settings are loaded, so a wrong ``OTEL_TOKENS_TOKENIZER_DIR`` fails ``init()`` at
+    once rather than the first estimate, maybe hours later, falling back to the bundled ranks or
+    the heuristic. Absolute, because encodings load lazily and the working directory may change
+    meanwhile. A directory holding none of the rank files is accepted with a WARNING: the
+    bundled ranks are used until it has them.
+    """
+    from otel_tokens._errors import ConfigurationError
+
+    absolute = os.path.abspath(path)
+    if not os.path.exists(absolute):
+        problem = "does not exist"
+    elif not os.path.isdir(absolute):
+        problem = "is not a directory"
+    elif not os.access(absolute, os.R_OK | os.X_OK):
+        problem = "is not readable"
+    else:
+        expected = [f"{name}{suffix}" for name in _SPECS for suffix in (".tiktoken", ".tiktoken.gz")]
+        if not any(os.path.isfile(os.path.join(absolute, file)) for file in expected):
+            logger.warning(
+                "otel-tokens: %s %s holds none of %s; the bundled ranks are used",
+                setting,
+                absolute,
+                ", ".join(expected),
+            )
+        return absolute
+    shown = repr(path) if absolute == path else f"{path!r} ({absolute})"
+    raise ConfigurationError(
+        f"{setting}: tokenizer directory {shown} {problem}; give a directory of .tiktoken rank files"
+    )
+
+
 class Tokenizer:
     """Counts tokens offline, loading each encoding's ranks on first need.
 

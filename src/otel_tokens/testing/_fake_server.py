@@ -56,9 +56,11 @@ class Scenario:
     from `text` per choice plus `reasoning_tokens`. `include_usage`: None behaves like OpenAI (JSON always
     has usage; streams only when `stream_options.include_usage` is true, in an extra chunk with empty
     choices); True also sends usage in streams that did not ask, on the finish chunk (as DeepSeek does);
-    False never sends usage. `usage_details=False` drops the `*_details` objects (older API versions).
-    `error_status` answers with an OpenAI error body instead; `malformed` answers 200 with JSON cut in
-    half; `fail_after_chunks` drops the connection after that many content events of a stream;
+    False never sends usage. `usage_on_finish` puts the usage a stream asked for on the finish chunk
+    instead of a chunk of its own (as some OpenAI-compatible servers do). `usage_details=False` drops
+    the `*_details` objects (older API versions). `error_status` answers with an OpenAI error body
+    instead; `malformed` answers 200 with JSON cut in half; `fail_after_chunks` drops the connection
+    after that many content events of a stream;
     `chunk_delay` sleeps before every stream event and `delay` before the response starts. `tool_call`
     answers with a call of the request's first function tool (arguments `tool_arguments`).
     `embedding_dims` sizes embeddings unless the request sets `dimensions`. `headers` are
@@ -82,6 +84,7 @@ class Scenario:
     cache_creation_1h_tokens: int = 0
     usage_fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
     include_usage: bool | None = None
+    usage_on_finish: bool = False
     usage_details: bool = True
     service_tier: str | None = "default"
     finish_reason: str = "stop"

@@ -204,7 +204,7 @@ def _stream_usage_mode(body: JSON, scenario: Scenario) -> str:
         return "none"
     options = body.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage") is True:
-        return "separate"
+        return "inline" if scenario.usage_on_finish else "separate"
     return "inline" if scenario.include_usage else "none"
 
 

@@ -187,7 +187,8 @@ def test_injected_stream_usage_is_exact_and_invisible_to_the_user(server, openai
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
-    _runtime.set_settings(Settings(stream_include_usage=True))
+    # The fake server's host is declared as OpenAI's: an unknown host is never given stream_options.
+    _runtime.set_settings(Settings(stream_include_usage=True, provider_hosts={"127.0.0.1": "openai"}))
     reinstrument(telemetry)
     server.enqueue(Scenario(prompt_tokens=20, completion_tokens=7, chunks=3))
     chunks = list(
@@ -201,6 +202,72 @@ def test_injected_stream_usage_is_exact_and_invisible_to_the_user(server, openai
         7,
     )
     assert "otel_tokens.usage.estimated" not in span.attributes
+
+
+def user_view(chunks):
+    """What the user got from a stream, without the fields that differ on every call."""
+    return [
+        (type(chunk).__name__, hasattr(chunk, "usage"), chunk.model_dump(exclude={"id", "created"}))
+        for chunk in chunks
+    ]
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_injected_usage_on_the_finish_chunk_leaves_the_users_chunks_as_they_were(
+    server, openai_api, telemetry, is_async
+):
+    from otel_tokens import _runtime
+    from otel_tokens._settings import Settings
+
+    async def stream_chunks():
+        if is_async:
+            stream = await litellm.acompletion(
+                model="openai/gpt-4o-mini", messages=MESSAGES, stream=True, **openai_api
+            )
+            return [chunk async for chunk in stream]
+        return list(
+            litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, stream=True, **openai_api)
+        )
+
+    # A server that puts the usage asked for on the finish chunk instead of a chunk of its own.
+    scenario = Scenario(prompt_tokens=20, completion_tokens=7, chunks=3, usage_on_finish=True)
+    server.enqueue(scenario)
+    without_opt_in = await stream_chunks()
+    assert "stream_options" not in server.requests[-1].body
+    _runtime.set_settings(Settings(stream_include_usage=True, provider_hosts={"127.0.0.1": "openai"}))
+    reinstrument(telemetry)
+    telemetry.clear()
+    server.enqueue(scenario)
+    with_opt_in = await stream_chunks()
+    assert server.requests[-1].body["stream_options"] == {"include_usage": True}
+    assert user_view(with_opt_in) == user_view(without_opt_in)
+    span = only_span(telemetry)
+    assert (span.attributes["gen_ai.usage.input_tokens"], span.attributes["gen_ai.usage.output_tokens"]) == (
+        20,
+        7,
+    )
+    assert "otel_tokens.usage.estimated" not in span.attributes
+
+
+@pytest.mark.parametrize(
+    ("model", "extra"),
+    [
+        ("azure/my-deployment", {"api_version": "2024-06-01"}),  # Azure: older API versions answer 400
+        ("openai/gpt-4o-mini", {}),  # an OpenAI-compatible host nobody declared
+    ],
+)
+def test_opt_in_leaves_azure_and_unknown_hosts_alone(server, openai_api, telemetry, model, extra):
+    from otel_tokens import _runtime
+    from otel_tokens._settings import Settings
+
+    _runtime.set_settings(Settings(stream_include_usage=True))
+    reinstrument(telemetry)
+    server.enqueue(Scenario(prompt_tokens=20, completion_tokens=7, chunks=3))
+    kwargs = {**openai_api, "api_base": server.url} if model.startswith("azure/") else openai_api
+    chunks = list(litellm.completion(model=model, messages=MESSAGES, stream=True, **kwargs, **extra))
+    assert "stream_options" not in server.requests[-1].body
+    assert chunks
+    assert only_span(telemetry).attributes["otel_tokens.usage.estimated"] is True
 
 
 def reinstrument(telemetry):
@@ -418,15 +485,49 @@ def test_uninstrument_restores_litellm(server, openai_api, telemetry):
 
 
 def test_internal_failure_never_reaches_the_user(server, openai_api, telemetry, monkeypatch, caplog):
-    from otel_tokens_litellm import _wrappers
+    from otel_tokens_litellm import _endpoints
 
     from otel_tokens import _safety
 
     _safety.set_strict(False)
-    monkeypatch.setitem(_wrappers._RESULTS, "chat", lambda response: 1 / 0)
+    monkeypatch.setitem(_endpoints._RESULTS, "chat", lambda response: 1 / 0)
     reinstrument(telemetry)
     server.enqueue(Scenario(prompt_tokens=3, completion_tokens=2))
     response = litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, **openai_api)
     assert response.usage.prompt_tokens == 3
     assert len(telemetry.spans()) == 1  # the span still ends
     assert any("internal error" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_absurd_count_loses_that_count_only_and_is_counted(server, openai_api, telemetry, stream):
+    from otel_tokens.usage import take_invalid_count
+
+    take_invalid_count()  # nothing left over from an earlier test on this thread
+    server.enqueue(Scenario(prompt_tokens=1200, cached_tokens=2**70, completion_tokens=50, chunks=3))
+    if stream:
+        chunks = list(
+            litellm.completion(
+                model="openai/gpt-4o-mini",
+                messages=MESSAGES,
+                stream=True,
+                stream_options={"include_usage": True},
+                **openai_api,
+            )
+        )
+        usage = chunks[-1].usage
+    else:
+        usage = litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, **openai_api).usage
+    assert usage.prompt_tokens_details.cached_tokens == 2**70  # litellm lets it through to the user
+    attributes = dict(only_span(telemetry).attributes)
+    assert attributes["gen_ai.usage.input_tokens"] == 1200
+    assert attributes["gen_ai.usage.output_tokens"] == 50
+    assert "gen_ai.usage.cache_read.input_tokens" not in attributes
+    assert "otel_tokens.usage.estimated" not in attributes
+    assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(cost(GPT_4O_MINI, input=1200, output=50))
+    tokens = token_points(telemetry)
+    assert {kind: point.sum for kind, point in tokens.items()} == {"input": 1200, "output": 50}
+    assert details(telemetry) == {}
+    [dropped] = telemetry.points("otel_tokens.telemetry.dropped")
+    assert dropped.value == 1
+    assert dropped.attributes["otel_tokens.drop.reason"] == "invalid_usage"

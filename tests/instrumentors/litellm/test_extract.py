@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from otel_tokens_litellm import LiteLLMInstrumentor, _extract, _wrappers
+from otel_tokens_litellm import LiteLLMInstrumentor, _endpoints, _extract
 
 from otel_tokens.usage import Usage
 
@@ -32,12 +32,12 @@ from otel_tokens.usage import Usage
     ],
 )
 def test_provider_and_model_follow_litellm(model, kwargs, provider, request_model):
-    target = _wrappers.resolve(model, kwargs.get("custom_llm_provider"), None)
+    target = _endpoints.resolve(model, kwargs.get("custom_llm_provider"), None)
     assert (_extract.provider_name(target.litellm_provider), target.model) == (provider, request_model)
 
 
 def test_unresolvable_model_keeps_the_name_and_an_unknown_provider():
-    target = _wrappers.resolve("no-such-model-anywhere", None, None)
+    target = _endpoints.resolve("no-such-model-anywhere", None, None)
     assert (_extract.provider_name(target.litellm_provider), target.model) == (
         "litellm",
         "no-such-model-anywhere",
@@ -90,3 +90,87 @@ def test_no_op_when_litellm_is_not_installed(monkeypatch):
         assert not instrumentor.patches_applied
     finally:
         instrumentor.uninstrument()
+
+
+@pytest.mark.parametrize(
+    ("litellm_provider", "api_base", "overrides", "asks"),
+    [
+        ("openai", None, {}, True),  # LiteLLM's default: api.openai.com
+        ("openai", "https://api.openai.com/v1", {}, True),
+        ("text-completion-openai", None, {}, True),
+        ("groq", "https://api.groq.com/openai/v1", {}, True),
+        ("deepseek", "https://api.deepseek.com/beta", {}, True),
+        ("openai", "http://127.0.0.1:8000/v1", {}, False),  # a gateway or vLLM nobody declared
+        ("openai", "http://127.0.0.1:8000/v1", {"127.0.0.1": "openai"}, True),
+        ("openai", "http://127.0.0.1:8000/v1", {"127.0.0.1:8000": "ollama"}, False),
+        ("groq", "https://groq-proxy.internal/v1", {}, False),
+        ("azure", None, {}, False),
+        ("azure", "https://acme.openai.azure.com", {"acme.openai.azure.com": "openai"}, False),
+        ("anthropic", None, {}, False),
+        ("bedrock", None, {}, False),
+        ("hosted_vllm", "http://127.0.0.1:8000/v1", {}, False),
+        (None, None, {}, False),
+    ],
+)
+def test_stream_usage_is_asked_only_where_it_is_accepted(litellm_provider, api_base, overrides, asks):
+    assert _extract.asks_for_usage(litellm_provider, api_base, overrides) is asks
+
+
+def test_a_global_or_environment_api_base_is_not_taken_for_openai(monkeypatch):
+    import litellm
+
+    target = _endpoints.Target("openai", "gpt-4o-mini", None)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    assert _endpoints._configured_api_base(target) is None
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:4000/v1")
+    assert _endpoints._configured_api_base(target) == "http://127.0.0.1:4000/v1"
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    monkeypatch.setattr(litellm, "api_base", "https://gateway.internal/v1")
+    assert _endpoints._configured_api_base(target) == "https://gateway.internal/v1"
+
+
+def test_with_stream_usage_keeps_the_users_options():
+    kwargs = {"stream": True, "stream_options": {"include_obfuscation": False}}
+    assert _extract.with_stream_usage(kwargs) == {
+        "stream": True,
+        "stream_options": {"include_obfuscation": False, "include_usage": True},
+    }
+    assert kwargs["stream_options"] == {"include_obfuscation": False}  # the user's dict is not changed
+    asked = {"stream": True, "stream_options": {"include_usage": True}}
+    assert _extract.with_stream_usage(asked) is asked
+
+
+def _chunk(**fields):
+    from litellm.types.utils import ModelResponseStream
+
+    return ModelResponseStream(
+        choices=[{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}],
+        model="gpt-4o-mini",
+        **fields,
+    )
+
+
+def test_injected_usage_on_a_chunk_with_content_is_hidden_in_a_copy():
+    usage = {"prompt_tokens": 20, "completion_tokens": 7, "total_tokens": 27}
+    chunk = _chunk(usage=usage)
+    observer = _endpoints.StreamObserver(stream=None, injected_usage=True)
+    shown = observer.on_item(chunk)
+    plain = _chunk()
+    assert shown is not chunk and not hasattr(shown, "usage")
+    assert shown.model_dump(exclude={"id", "created"}) == plain.model_dump(exclude={"id", "created"})
+    assert shown.id == chunk.id
+    assert chunk.usage.prompt_tokens == 20  # the SDK's own object is left as it was
+    result = observer.result()
+    assert result.usage == Usage(input_tokens=20, output_tokens=7)
+    assert result.finish_reasons == ("stop",)
+
+
+def test_usage_the_user_asked_for_is_left_on_the_chunk():
+    chunk = _chunk(usage={"prompt_tokens": 20, "completion_tokens": 7, "total_tokens": 27})
+    observer = _endpoints.StreamObserver(stream=None, injected_usage=False)
+    assert observer.on_item(chunk) is None
+
+
+def test_without_usage_of_a_dict_chunk():
+    assert _extract.without_usage({"choices": [], "usage": {"prompt_tokens": 1}}) == {"choices": []}

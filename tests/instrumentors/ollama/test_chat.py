@@ -389,3 +389,34 @@ def test_internal_failure_never_reaches_the_user(server, client, telemetry, monk
     assert client.chat(model="llama3", messages=MESSAGES).eval_count == 2
     assert len(telemetry.spans()) == 1  # the span still ends
     assert any("internal error" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_absurd_count_loses_that_count_only_and_is_counted(server, client, telemetry, tmp_path, stream):
+    from otel_tokens import _runtime
+    from otel_tokens._settings import Settings
+    from otel_tokens.usage import take_invalid_count
+
+    overrides = tmp_path / "prices.toml"
+    overrides.write_text(OVERRIDES)
+    _runtime.set_settings(Settings(price_overrides=str(overrides)))
+    reinstrument(telemetry)
+    take_invalid_count()  # nothing left over from an earlier test on this thread
+    server.enqueue(
+        Scenario(prompt_tokens=1200, completion_tokens=300, usage_fields={"prompt_eval_count": 2**70})
+    )
+    result = client.chat(model="llama3.1:70b", messages=MESSAGES, stream=stream)
+    final = list(result)[-1] if stream else result
+    assert final.prompt_eval_count == 2**70  # the SDK lets it through to the user
+    attributes = dict(only_span(telemetry).attributes)
+    assert "gen_ai.usage.input_tokens" not in attributes
+    # Invalid is not absent: no prompt is estimated as a KV-cache hit in its place.
+    assert "otel_tokens.usage.estimated" not in attributes
+    assert "gen_ai.usage.cache_read.input_tokens" not in attributes
+    assert attributes["gen_ai.usage.output_tokens"] == 300
+    assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(gpu_cost(input=0, output=300), rel=1e-12)
+    assert attributes["otel_tokens.price.source"] == "override"
+    assert {kind: point.sum for kind, point in token_points(telemetry).items()} == {"output": 300}
+    [dropped] = telemetry.points("otel_tokens.telemetry.dropped")
+    assert dropped.value == 1
+    assert dropped.attributes["otel_tokens.drop.reason"] == "invalid_usage"

@@ -13,7 +13,7 @@ from opentelemetry.trace import StatusCode
 from otel_tokens.testing import Scenario
 from otel_tokens.tokenize import Tokenizer
 
-from .helpers import MESSAGES, only_span, token_points
+from .helpers import MESSAGES, only_span, reinstrument, token_points
 
 
 def test_chat_stream_consumed_fully(server, client, telemetry):
@@ -123,7 +123,13 @@ def test_stream_dropped_midway_records_error_and_reraises(server, client, teleme
     assert span.attributes["otel_tokens.usage.estimated"] is True
 
 
-def test_error_line_midway_raises_the_sdks_response_error(server, client, telemetry):
+@pytest.mark.parametrize("capture", [False, True])
+def test_error_line_midway_raises_the_sdks_response_error(server, client, telemetry, capture):
+    from otel_tokens import _runtime
+    from otel_tokens._settings import Settings
+
+    _runtime.set_settings(Settings(capture_content=capture))
+    reinstrument(telemetry)
     server.enqueue(
         Scenario(chunks=6, fail_after_chunks=3, error_message="model runner has unexpectedly stopped")
     )
@@ -135,7 +141,11 @@ def test_error_line_midway_raises_the_sdks_response_error(server, client, teleme
     assert len(received) == 3
     span = only_span(telemetry)
     assert span.attributes["error.type"] == "ResponseError"
-    assert "model runner has unexpectedly stopped" in span.status.description
+    # The server's message is content: on the span only when content capture is on.
+    if capture:
+        assert "model runner has unexpectedly stopped" in span.status.description
+    else:
+        assert span.status.description == "ResponseError"
 
 
 def test_stream_http_error_surfaces_on_first_iteration(server, client, telemetry):

@@ -23,23 +23,15 @@ Usually started by ``otel_tokens.init()`` or ``opentelemetry-instrument``; direc
 
 from __future__ import annotations
 
-import functools
+from importlib.metadata import version
 
-from otel_tokens._instrumentor import TokensInstrumentor
-from otel_tokens._patching import PatchSpec
-from otel_tokens._wrapping import WrapperFn, async_wrapper, sync_wrapper
-from otel_tokens.record import Recorder
-from otel_tokens_litellm._wrappers import (
-    CHAT,
-    EMBEDDINGS,
-    TEXT_COMPLETION,
-    LiteLLMEndpoint,
-    carry_call_marker,
-)
+from otel_tokens.instrumentation import PatchSpec, TokensInstrumentor, call_patch
+from otel_tokens_litellm._endpoints import CHAT, EMBEDDINGS, TEXT_COMPLETION, LiteLLMEndpoint
+from otel_tokens_litellm._thread_hop import carry_call_marker
 from otel_tokens_litellm.package import _instruments
 
 __all__ = ["LiteLLMInstrumentor"]
-__version__ = "0.1.0"
+__version__ = version("otel-tokens-litellm")
 
 # Declarative: (sync function, async function, endpoint kind), all in the ``litellm`` package,
 # where ``from .main import *`` (and, in later releases, the dispatch modules) put the public names.
@@ -49,19 +41,12 @@ _PATCH_TABLE = (
     ("embedding", "aembedding", EMBEDDINGS),
 )
 # Modules that run a coroutine on a fresh thread (``run_async_function``, imported there by name)
-# from inside a LiteLLM call: the call-once marker must follow it there.
+# from inside a LiteLLM call: the call-once marker must follow it there (a named exception to the
+# call shells, see _thread_hop).
 _THREAD_HOPS = (
     "litellm.litellm_core_utils.fallback_utils",
     "litellm.llms.custom_httpx.llm_http_handler",
 )
-
-
-def _sync(recorder: Recorder, endpoint: LiteLLMEndpoint) -> WrapperFn:
-    return sync_wrapper(recorder, endpoint)
-
-
-def _async(recorder: Recorder, endpoint: LiteLLMEndpoint) -> WrapperFn:
-    return async_wrapper(recorder, endpoint)
 
 
 class LiteLLMInstrumentor(TokensInstrumentor):
@@ -75,7 +60,7 @@ class LiteLLMInstrumentor(TokensInstrumentor):
         specs = []
         for sync_name, async_name, kind in _PATCH_TABLE:
             endpoint = LiteLLMEndpoint(kind)
-            specs.append(PatchSpec("litellm", sync_name, functools.partial(_sync, endpoint=endpoint)))
-            specs.append(PatchSpec("litellm", async_name, functools.partial(_async, endpoint=endpoint)))
+            specs.append(call_patch("litellm", sync_name, endpoint))
+            specs.append(call_patch("litellm", async_name, endpoint, is_async=True))
         specs.extend(PatchSpec(module, "run_async_function", carry_call_marker) for module in _THREAD_HOPS)
         return specs

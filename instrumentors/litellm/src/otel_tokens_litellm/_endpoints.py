@@ -1,32 +1,34 @@
-"""LiteLLM endpoints for the shared wrapper shells, and the stream observer.
+"""LiteLLM endpoints: what each of LiteLLM's functions' arguments, responses and streams say.
 
-Each :class:`LiteLLMEndpoint` describes one of LiteLLM's module-level functions (chat completion,
-text completion, embedding) and reads its result; the sync/async shells in ``otel_tokens._wrapping``
-do the rest, including counting a call once when LiteLLM calls an instrumented SDK underneath.
+The core (``otel_tokens.instrumentation``) runs the call: suppression, span, counting a call once
+when LiteLLM calls an instrumented SDK underneath, ending exactly once. A
+:class:`LiteLLMEndpoint` only describes the request and reads the result; the stream observer
+only reads chunks.
 """
 
 from __future__ import annotations
 
-import functools
+import os
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from otel_tokens import _openai_shape as shape
-from otel_tokens import semconv
-from otel_tokens._streams import SKIP, AsyncStreamProxy, SyncStreamProxy
-from otel_tokens._wrapping import WrapperFn
-from otel_tokens.record import (
+from otel_tokens.instrumentation import (
+    SKIP,
+    AsyncStreamProxy,
     CallRequest,
     CallResult,
+    Endpoint,
     Invocation,
-    Recorder,
-    enter_call,
-    exit_call,
-    in_instrumented_call,
+    Prepared,
+    Settings,
+    SyncStreamProxy,
+    get,
+    openai_shape,
+    semconv,
+    text_or_none,
 )
-from otel_tokens.tokenize import Estimate, Tokenizer
 from otel_tokens_litellm import _extract as ex
 
 CHAT = "chat"
@@ -67,17 +69,16 @@ class Target:
     api_base: str | None
 
 
-class LiteLLMEndpoint:
+class LiteLLMEndpoint(Endpoint):
     """One LiteLLM function family: ``completion``, ``text_completion`` or ``embedding`` (and ``a*``)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.operation = _OPERATIONS[kind]
-        self.read_result = _RESULTS[kind]
 
     def prepare(
-        self, recorder: Recorder, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[CallRequest, dict[str, Any], Plan]:
+        self, settings: Settings, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Prepared:
         (model_name, model_at), (content_name, content_at) = _ARGUMENTS[self.kind]
         model = ex.argument(args, kwargs, model_name, model_at)
         content = ex.argument(args, kwargs, content_name, content_at)
@@ -87,17 +88,19 @@ class LiteLLMEndpoint:
             kwargs.get("api_base") or kwargs.get("base_url"),
         )
         host, port = ex.server(target.api_base)
-        provider = host_provider(recorder.settings.provider_hosts, host, port) or ex.provider_name(
-            target.litellm_provider
-        )
+        overrides = settings.provider_hosts
+        provider = ex.host_provider(overrides, host, port) or ex.provider_name(target.litellm_provider)
         stream = kwargs.get("stream") is True
-        call_kwargs, injected = kwargs, False
-        if stream and self.kind != EMBEDDINGS and recorder.settings.stream_include_usage:
-            options = kwargs.get("stream_options")
-            options = options if isinstance(options, dict) else {}
-            if not options.get("include_usage"):
-                call_kwargs = {**kwargs, "stream_options": {**options, "include_usage": True}}
-                injected = True
+        call_kwargs = kwargs
+        if (
+            stream
+            and self.kind != EMBEDDINGS
+            and settings.stream_include_usage
+            and ex.asks_for_usage(
+                target.litellm_provider, target.api_base or _configured_api_base(target), overrides
+            )
+        ):
+            call_kwargs = ex.with_stream_usage(kwargs)
         request = CallRequest(
             operation=self.operation,
             provider=provider,
@@ -106,20 +109,33 @@ class LiteLLMEndpoint:
             server_port=port,
             attributes=ex.request_attributes(self.operation, kwargs),
             input_messages=(lambda: ex.input_messages(content)) if self.kind != EMBEDDINGS else None,
-            estimate_input=_input_estimator(self.kind, target.model, content),
+            estimate_input=ex.input_estimator(self.kind, target.model, content),
         )
-        return request, call_kwargs, Plan(stream, injected)
+        return Prepared(request, call_kwargs, Plan(stream, call_kwargs is not kwargs), stream)
 
-    def wrap_result(self, invocation: Invocation, result: Any, plan: Plan, is_async: bool) -> Any:
+    def read_result(self, result: Any, plan: Plan) -> CallResult:
+        return _RESULTS[self.kind](result)
+
+    def stream_observer(self, result: Any, plan: Plan) -> StreamObserver | None:
         if plan.stream and (hasattr(result, "__next__") or hasattr(result, "__anext__")):
-            observer = StreamObserver(invocation, result, plan.injected_usage)
-            return LiteLLMAsyncStream(result, observer) if is_async else LiteLLMSyncStream(result, observer)
-        invocation.finish(self.read_result(result))
-        return result
+            return StreamObserver(result, plan.injected_usage)
+        return None
+
+    def wrap_result(self, invocation: Invocation, result: Any, prepared: Prepared, is_async: bool) -> Any:
+        # Not the base's: LiteLLM has no raw responses, and its stream is one object for both
+        # iteration protocols (CustomStreamWrapper has __iter__ and __aiter__), so the proxy is
+        # chosen by the function called, and mirrors close()/aclose() only where the stream has them.
+        observer = self.stream_observer(result, prepared.plan)
+        if observer is None:
+            invocation.end(self.read_result(result, prepared.plan))
+            return result
+        proxy = LiteLLMAsyncStream if is_async else LiteLLMSyncStream
+        return proxy(result, invocation, observer)
 
 
 # (model, custom_llm_provider, api_base) -> Target. Resolving costs LiteLLM ~8 µs a call, and a
-# program uses a handful of models.
+# program uses a handful of models. Keyed by value, not by identity (IdentityCache): model names
+# are often built per call (f-strings, config reads), and equal names must share their entry.
 _targets: dict[tuple[Any, Any, Any], Target] = {}
 
 
@@ -146,15 +162,33 @@ def resolve(model: str | None, custom_llm_provider: Any, api_base: Any) -> Targe
     return found
 
 
-def _input_estimator(kind: str, model: str | None, content: Any) -> Callable[[Tokenizer], Estimate]:
-    # Copy now: programs often append the reply to the same message list right after the call.
-    if kind == CHAT:
-        messages = list(content) if isinstance(content, list | tuple) else []
-        return lambda tokenizer: tokenizer.count_chat_input(model, messages)
-    return shape.prompt_estimator(model, ex.prompt_texts(content), content)
+# Where LiteLLM sends a call to these providers that names no API base, before its built-in
+# default (litellm/main.py): the global ``litellm.api_base``, then these variables.
+_BASE_VARIABLES = {
+    "openai": ("OPENAI_BASE_URL", "OPENAI_API_BASE"),
+    "text-completion-openai": ("OPENAI_BASE_URL", "OPENAI_API_BASE"),
+    "openrouter": ("OPENROUTER_API_BASE",),
+}
 
 
-class StreamObserver(shape.ChatStreamObserverBase):
+def _configured_api_base(target: Target) -> str | None:
+    """The API base LiteLLM will use for a call that gives none; ``None`` for its default.
+
+    Read on the opt-in's path only (a streamed call with ``stream_include_usage``): LiteLLM reads
+    the environment on every call, so a cached answer could be stale.
+    """
+    litellm = sys.modules.get("litellm")
+    configured = getattr(litellm, "api_base", None)
+    if isinstance(configured, str) and configured:
+        return configured
+    for name in _BASE_VARIABLES.get(target.litellm_provider or "", ()):
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+class StreamObserver(openai_shape.ChatStreamObserverBase):
     """Chunks of a ``CustomStreamWrapper`` (chat) or ``TextCompletionStreamWrapper``.
 
     Usage is read from the chunk that carries it, which LiteLLM sends only when
@@ -165,55 +199,27 @@ class StreamObserver(shape.ChatStreamObserverBase):
 
     __slots__ = ("_stream",)
 
-    def __init__(self, invocation: Invocation, stream: Any, injected_usage: bool) -> None:
-        super().__init__(invocation, injected_usage)
+    def __init__(self, stream: Any, injected_usage: bool) -> None:
+        # Not super(): a stream starts on every streamed call, and super() costs twice as much.
+        openai_shape.ChatStreamObserverBase.__init__(self, injected_usage)
         self._stream = stream
 
     def on_item(self, chunk: Any) -> object | None:
-        if self._first:
-            self._first = False
-            self._inv.first_chunk()
-        if self._head is None and ex.get(chunk, "model"):
+        if self._head is None and text_or_none(get(chunk, "model")):
             self._head = chunk
-        content = False
-        for choice in ex.get(chunk, "choices") or ():
-            reason = ex.get(choice, "finish_reason")
-            if reason:
-                self._reasons[ex.get(choice, "index") or 0] = str(reason)
-                content = True
-            texts = ex.chunk_texts(choice)
-            if texts:
-                self._texts.extend(texts)
-                content = True
-        usage = ex.get(chunk, "usage")
+        content = ex.read_chunk(chunk, self._reasons, self._texts)
+        usage = get(chunk, "usage")
         if usage is not None:
             self._usage = usage
-            if self._injected and not content:
-                return SKIP  # the user did not ask for this chunk; they must not see it
+            if self._injected:
+                if not content:
+                    return SKIP  # the user did not ask for this chunk; they must not see it
+                return ex.without_usage(chunk)  # usage on a chunk with content: hide it all the same
         return None
 
-    def on_end(self, error: BaseException | None) -> None:
-        usage = (
-            ex.usage_of(self._usage)
-            if self._usage is not None and _provider_sent_usage(self._stream)
-            else None
-        )
-        self._end(error, usage)
-
-
-def _provider_sent_usage(stream: Any) -> bool:
-    """Whether any chunk the provider sent carried usage (else LiteLLM counted the tokens itself).
-
-    ``CustomStreamWrapper.chunks`` keeps every chunk parsed from the provider, usage-only ones
-    included; the usage chunk LiteLLM builds at the end is not among them. A text-completion
-    stream wraps a chat one. Without that list (another LiteLLM version) the usage is trusted.
-    """
-    chunks = getattr(stream, "chunks", None)
-    if not isinstance(chunks, list):
-        chunks = getattr(getattr(stream, "completion_stream", None), "chunks", None)
-    if not isinstance(chunks, list):
-        return True
-    return any(ex.get(chunk, "usage") is not None for chunk in chunks)
+    def result(self) -> CallResult:
+        provider_usage = self._usage is not None and ex.provider_sent_usage(self._stream)
+        return self._result(ex.usage_of(self._usage) if provider_usage else None)
 
 
 def _has(proxy: Any, name: str) -> None:
@@ -242,45 +248,3 @@ class LiteLLMAsyncStream(AsyncStreamProxy):
     def aclose(self) -> Callable[[], Any]:  # type: ignore[override]
         _has(self, "aclose")
         return super().aclose
-
-
-def host_provider(overrides: Mapping[str, str], host: str | None, port: int | None) -> str | None:
-    """The provider a user mapped this API host to (``OTEL_TOKENS_PROVIDER_HOSTS``), if any."""
-    if not host or not overrides:
-        return None
-    return overrides.get(f"{host}:{port}") or overrides.get(host)
-
-
-def carry_call_marker(recorder: Recorder) -> WrapperFn:
-    """Wrap LiteLLM's ``run_async_function`` so the coroutine it runs knows it is inside our call.
-
-    A sync ``completion(fallbacks=...)`` made while an event loop runs in the thread (a notebook,
-    a coroutine calling the sync API) runs its fallbacks through ``run_async_function``, which
-    starts a new thread without copying context variables: the ``acompletion`` and the openai call
-    inside would then each record the same logical call again.
-    """
-
-    def wrapper(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if not in_instrumented_call():
-            return wrapped(*args, **kwargs)
-        if args:
-            args = (_marked(args[0]), *args[1:])
-        elif "async_function" in kwargs:
-            kwargs = {**kwargs, "async_function": _marked(kwargs["async_function"])}
-        return wrapped(*args, **kwargs)
-
-    return wrapper
-
-
-def _marked(function: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Coroutine[Any, Any, Any]]:
-    @functools.wraps(function)
-    async def run(*args: Any, **kwargs: Any) -> Any:
-        token = enter_call()  # the task runs in the context it was created in: set it there
-        try:
-            return await function(*args, **kwargs)
-        finally:
-            exit_call(token)
-
-    return run

@@ -2,22 +2,29 @@
 
 LiteLLM answers every provider in the OpenAI shape (``ModelResponse``, ``EmbeddingResponse``,
 ``TextCompletionResponse`` and their stream chunks), so one set of readers serves all of them:
-those of ``otel_tokens._openai_shape``, given LiteLLM's usage and message readers from here.
-They accept LiteLLM's pydantic objects or plain dicts, never raise on odd shapes (a missing field
-reads as ``None``) and are shared by the sync and async paths.
+the core's ``openai_shape``, given LiteLLM's usage and message readers from here. They accept
+LiteLLM's pydantic objects or plain dicts, validate every field where it is read (a bad field
+reads as absent, and only that field is lost) and are shared by the sync and async paths.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from otel_tokens import _openai_shape as shape
-from otel_tokens import semconv
-from otel_tokens._fields import get
-from otel_tokens.record import CallResult
-from otel_tokens.usage import Usage
+from otel_tokens.instrumentation import (
+    CallResult,
+    Estimate,
+    Tokenizer,
+    Usage,
+    count,
+    get,
+    items,
+    semconv,
+    text_or_none,
+)
+from otel_tokens.instrumentation import openai_shape as shape
 
 # LiteLLM's provider id (``custom_llm_provider``) -> gen_ai.provider.name. An id not listed here is
 # passed through as is: LiteLLM's ids are lower-case, as the conventions ask of custom values.
@@ -93,6 +100,13 @@ def argument(args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str, positi
     return args[position] if len(args) > position else None
 
 
+def host_provider(overrides: Mapping[str, str], host: str | None, port: int | None) -> str | None:
+    """The provider a user mapped this API host to (``OTEL_TOKENS_PROVIDER_HOSTS``), if any."""
+    if not host or not overrides:
+        return None
+    return overrides.get(f"{host}:{port}") or overrides.get(host)
+
+
 # -- requests ------------------------------------------------------------------------------
 
 _PLAIN_PARAMETERS = {
@@ -161,32 +175,26 @@ def usage_of(usage: Any) -> Usage | None:
     """
     if usage is None:
         return None
-    prompt = _count(get(usage, "prompt_tokens"))
-    completion = _count(get(usage, "completion_tokens"))
+    # count() also takes the JSON floats some providers (Titan through Bedrock) report counts as.
+    prompt = count(get(usage, "prompt_tokens"))
+    completion = count(get(usage, "completion_tokens"))
     if not prompt and not completion:
         return None
     details = get(usage, "prompt_tokens_details")
-    cache_read = _count(get(details, "cached_tokens"))
+    cache_read = count(get(details, "cached_tokens"))
     if cache_read is None:
-        cache_read = _count(get(usage, "cache_read_input_tokens"))
+        cache_read = count(get(usage, "cache_read_input_tokens"))
     # Only the top-level field: some 1.77 releases put the cache reads in details.cache_creation_tokens.
-    cache_write = _count(get(usage, "cache_creation_input_tokens")) or None
-    one_hour = _count(get(get(details, "cache_creation_token_details"), "ephemeral_1h_input_tokens"))
+    cache_write = count(get(usage, "cache_creation_input_tokens")) or None
+    one_hour = count(get(get(details, "cache_creation_token_details"), "ephemeral_1h_input_tokens"))
     return Usage(
         input_tokens=prompt,
         output_tokens=completion,
         cache_read_input_tokens=cache_read,
         cache_creation_input_tokens=cache_write,
-        cache_creation_1h_input_tokens=one_hour if cache_write else None,
-        reasoning_output_tokens=_count(get(get(usage, "completion_tokens_details"), "reasoning_tokens")),
+        cache_creation_1h_input_tokens=one_hour or None,
+        reasoning_output_tokens=count(get(get(usage, "completion_tokens_details"), "reasoning_tokens")),
     )
-
-
-def _count(value: Any) -> int | None:
-    # Some providers (Titan through Bedrock) report counts as JSON floats.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value)
 
 
 # -- responses -----------------------------------------------------------------------------
@@ -207,6 +215,10 @@ def embeddings_result(response: Any) -> CallResult:
     return shape.embeddings_result(response, usage_of)
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def message_texts(message: Any) -> list[str]:
     """Text a chat message carries: content (string or text parts) and tool-call names and arguments."""
     if message is None:
@@ -215,17 +227,20 @@ def message_texts(message: Any) -> list[str]:
     content = get(message, "content")
     if isinstance(content, str):
         texts.append(content)
-    elif isinstance(content, Iterable):
-        texts.extend(get(part, "text") or "" for part in content if get(part, "type") == "text")
-    for call in get(message, "tool_calls") or ():
+    else:
+        texts.extend(_text(get(part, "text")) for part in items(content) if get(part, "type") == "text")
+    for call in items(get(message, "tool_calls")):
         function = get(call, "function")
-        texts.append(get(function, "name") or "")
-        texts.append(get(function, "arguments") or "")
+        texts.append(_text(get(function, "name")))
+        texts.append(_text(get(function, "arguments")))
     function_call = get(message, "function_call")
     if function_call is not None:
-        texts.append(get(function_call, "name") or "")
-        texts.append(get(function_call, "arguments") or "")
+        texts.append(_text(get(function_call, "name")))
+        texts.append(_text(get(function_call, "arguments")))
     return [text for text in texts if text]
+
+
+# -- streams -------------------------------------------------------------------------------
 
 
 def chunk_texts(choice: Any) -> list[str]:
@@ -235,6 +250,119 @@ def chunk_texts(choice: Any) -> list[str]:
         text = get(choice, "text")
         return [text] if isinstance(text, str) and text else []
     return message_texts(delta)
+
+
+def read_chunk(chunk: Any, reasons: dict[int, str], texts: list[str]) -> bool:
+    """Read a stream chunk's choices: finish reasons by choice index into ``reasons``, generated
+    text into ``texts``. True when it carried either (content the user would see in any case)."""
+    content = False
+    for position, choice in enumerate(items(get(chunk, "choices"))):
+        reason = text_or_none(get(choice, "finish_reason"))
+        if reason:
+            index = get(choice, "index")
+            reasons[index if type(index) is int else position] = reason
+            content = True
+        found = chunk_texts(choice)
+        if found:
+            texts.extend(found)
+            content = True
+    return content
+
+
+def provider_sent_usage(stream: Any) -> bool:
+    """Whether any chunk the provider sent carried usage (else LiteLLM counted the tokens itself).
+
+    ``CustomStreamWrapper.chunks`` keeps every chunk parsed from the provider, usage-only ones
+    included; the usage chunk LiteLLM builds at the end is not among them. A text-completion
+    stream wraps a chat one. Without that list (another LiteLLM version) the usage is trusted.
+    """
+    chunks = getattr(stream, "chunks", None)
+    if not isinstance(chunks, list):
+        chunks = getattr(getattr(stream, "completion_stream", None), "chunks", None)
+    if not isinstance(chunks, list):
+        return True
+    return any(get(chunk, "usage") is not None for chunk in chunks)
+
+
+# -- OTEL_TOKENS_STREAM_INCLUDE_USAGE ------------------------------------------------------
+
+STREAM_OPTIONS_HOSTS: Mapping[str, frozenset[str]] = {
+    "openai": frozenset({"api.openai.com"}),
+    "text-completion-openai": frozenset({"api.openai.com"}),
+    "groq": frozenset({"api.groq.com"}),
+    "deepseek": frozenset({"api.deepseek.com"}),
+    "xai": frozenset({"api.x.ai"}),
+    "together_ai": frozenset({"api.together.xyz", "api.together.ai"}),
+    "fireworks_ai": frozenset({"api.fireworks.ai"}),
+    "openrouter": frozenset({"openrouter.ai"}),
+}
+"""LiteLLM provider ids whose route passes ``stream_options`` on to a server known to accept it,
+with that provider's own API hosts: the only targets the opt-in asks for usage.
+
+Azure is left out (API versions before 2024-09-01-preview answer 400 to it), and so is every
+provider LiteLLM talks to in another wire format (Anthropic, Bedrock, Vertex...: LiteLLM may
+refuse the parameter there), and any other host (a gateway or self-hosted server behind the
+``openai`` route) unless ``OTEL_TOKENS_PROVIDER_HOSTS`` declares it.
+"""
+STREAM_OPTIONS_PROVIDERS = frozenset(
+    {
+        semconv.PROVIDER_OPENAI,
+        semconv.PROVIDER_GROQ,
+        semconv.PROVIDER_DEEPSEEK,
+        semconv.PROVIDER_TOGETHER_AI,
+        semconv.PROVIDER_OPENROUTER,
+        semconv.PROVIDER_X_AI,
+        semconv.PROVIDER_FIREWORKS_AI,
+    }
+)
+"""The same providers by ``gen_ai.provider.name``, for a host declared in ``OTEL_TOKENS_PROVIDER_HOSTS``."""
+
+
+def asks_for_usage(
+    litellm_provider: str | None, api_base: str | None, host_overrides: Mapping[str, str]
+) -> bool:
+    """Whether the opt-in may add ``stream_options`` to a call LiteLLM sends to ``api_base``
+    (``None``: LiteLLM's default for the provider, its own API) through ``litellm_provider``."""
+    hosts = STREAM_OPTIONS_HOSTS.get(litellm_provider or "")
+    if hosts is None:
+        return False
+    if api_base is None:
+        return True
+    host, port = server(api_base)
+    declared = host_provider(host_overrides, host, port)
+    if declared is not None:
+        return declared in STREAM_OPTIONS_PROVIDERS
+    return host in hosts
+
+
+def with_stream_usage(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` asking the server for the stream's usage; the same dict if the user already did."""
+    options = kwargs.get("stream_options")
+    options = options if isinstance(options, dict) else {}
+    if options.get("include_usage"):
+        return kwargs
+    return {**kwargs, "stream_options": {**options, "include_usage": True}}
+
+
+def without_usage(chunk: Any) -> Any:
+    """A copy of ``chunk`` without its usage: what the user would have got without the opt-in
+    (a chunk that carries content as well as the usage the user did not ask for)."""
+    if isinstance(chunk, dict):
+        return {key: value for key, value in chunk.items() if key != "usage"}
+    copy = getattr(chunk, "model_copy", None)
+    if copy is None:
+        return chunk
+    duplicate = copy()
+    try:
+        # LiteLLM's chunks have no usage attribute at all unless usage was sent: remove it, as
+        # LiteLLM itself does, rather than set it to None.
+        del duplicate.usage
+    except AttributeError:
+        return copy(update={"usage": None})
+    fields_set = getattr(duplicate, "model_fields_set", None)
+    if isinstance(fields_set, set):
+        fields_set.discard("usage")
+    return duplicate
 
 
 # -- content capture (only when the user opted in) ------------------------------------------
@@ -252,3 +380,12 @@ def prompt_texts(value: Any) -> list[str]:
     if isinstance(value, Iterable) and not isinstance(value, bytes | Mapping):
         return [item for item in value if isinstance(item, str)]
     return []
+
+
+def input_estimator(kind: str, model: str | None, content: Any) -> Callable[[Tokenizer], Estimate]:
+    """Counts the input locally (``kind`` is ``"chat"`` or another), for when no usage comes back."""
+    # Copy now: programs often append the reply to the same message list right after the call.
+    if kind == "chat":
+        messages = list(content) if isinstance(content, list | tuple) else []
+        return lambda tokenizer: tokenizer.count_chat_input(model, messages)
+    return shape.prompt_estimator(model, prompt_texts(content), content)

@@ -1,8 +1,9 @@
 """Pure functions: Ollama requests, responses and stream parts -> attributes, usage, results.
 
 They accept the SDK's pydantic objects (``ChatResponse``, ``Message``, ``Options``...) or plain
-mappings alike, never raise on odd shapes (a missing field reads as ``None``), and are shared
-by the sync, async, plain and streaming paths.
+mappings alike, validate every field of a response where it is read (a bad field reads as
+absent, and only that field is lost), and are shared by the sync, async, plain and streaming
+paths.
 
 Usage: ``prompt_eval_count`` is the input, ``eval_count`` the output (thinking included: Ollama
 counts every generated token there). ``prompt_eval_cached_count``, which newer Ollama servers
@@ -13,15 +14,23 @@ passes it through (the SDK up to 0.6 drops fields it does not declare).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_tokens import semconv
-from otel_tokens._fields import get
-from otel_tokens.record import CallResult
-from otel_tokens.tokenize import Estimate, Tokenizer
-from otel_tokens.usage import Usage
+from otel_tokens.instrumentation import (
+    CallResult,
+    Estimate,
+    EstimateFn,
+    Tokenizer,
+    Usage,
+    count,
+    default_tokenizer,
+    get,
+    items,
+    semconv,
+    text_or_none,
+)
 
 CHAT = "chat"
 GENERATE = "generate"
@@ -136,6 +145,29 @@ def count_prompt(
     return tokenizer.count_texts(model, [value] if isinstance(value, str) else value or ())
 
 
+def call_messages(kind: str, arguments: Mapping[str, Any]) -> list[Any]:
+    """The messages a chat or generate call sends, copied: programs often append the reply to
+    the same list right after the call."""
+    if kind == CHAT:
+        return list(items(arguments.get("messages")))
+    return generate_messages(arguments)
+
+
+def input_estimator(
+    kind: str, model: str | None, arguments: Mapping[str, Any], messages: list[Any]
+) -> EstimateFn:
+    """Counts the call's input locally, for when the response reports no usage."""
+    return lambda tokenizer: count_prompt(tokenizer, model, kind, arguments, messages)
+
+
+def cached_prompt_estimator(
+    kind: str, arguments: Mapping[str, Any], messages: list[Any]
+) -> Callable[[], Estimate]:
+    """Counts the prompt of a KV-cache hit (see :func:`is_cached_prompt`). Runs on the call path,
+    so always the heuristic: it never loads an encoding."""
+    return lambda: count_prompt(default_tokenizer(), None, kind, arguments, messages)
+
+
 # -- usage ---------------------------------------------------------------------------------
 
 
@@ -146,19 +178,29 @@ def usage(response: Any, kind: str) -> Usage | None:
     if prompt is None and output is None:
         return None
     return Usage(
-        input_tokens=prompt,
-        output_tokens=output,
-        cache_read_input_tokens=get(response, "prompt_eval_cached_count"),
+        input_tokens=count(prompt),
+        output_tokens=count(output),
+        cache_read_input_tokens=count(get(response, "prompt_eval_cached_count")),
     )
 
 
 def is_cached_prompt(response: Any, found: Usage | None) -> bool:
-    """True for a finished generation whose ``prompt_eval_count`` is absent.
+    """True for a finished generation whose ``prompt_eval_count`` is absent (not merely invalid).
 
     Ollama leaves a count of 0 out (Go's ``omitempty``); servers of 2024 report 0 prompt tokens
     evaluated when the whole prompt is already in the model's KV cache: read, not evaluated.
     """
-    return found is not None and found.input_tokens is None and get(response, "done") is True
+    return found is not None and get(response, "prompt_eval_count") is None and get(response, "done") is True
+
+
+def with_cached_prompt(
+    result: CallResult, final: Any, cached_prompt: Callable[[], Estimate] | None
+) -> CallResult:
+    """``result``, with the prompt estimated as a full cache read when the server left its count
+    out (``cached_prompt`` is ``None`` when estimates are off)."""
+    if cached_prompt is not None and result.usage is not None and is_cached_prompt(final, result.usage):
+        result.usage = cached_prompt_usage(result.usage, cached_prompt())
+    return result
 
 
 def cached_prompt_usage(found: Usage, prompt: Estimate) -> Usage:
@@ -193,21 +235,21 @@ class Generated:
         if isinstance(thinking, str) and thinking:
             self.thinking.append(thinking)
         if kind == CHAT:
-            self.tool_calls.extend(get(source, "tool_calls") or ())
+            self.tool_calls.extend(items(get(source, "tool_calls")))
 
     def texts(self) -> list[str]:
         """Everything generated as text, for an output estimate (thinking is billed output too)."""
         texts = [*self.thinking, *self.content]
         for call in self.tool_calls:
             function = get(call, "function")
-            texts.append(get(function, "name") or "")
+            texts.append(_text(get(function, "name")))
             texts.append(_json_text(get(function, "arguments")))
         return texts
 
 
 def finish_reasons(response: Any) -> tuple[str, ...] | None:
-    reason = get(response, "done_reason")
-    return (str(reason),) if reason else None
+    reason = text_or_none(get(response, "done_reason"))
+    return (reason,) if reason else None
 
 
 def generation_result(kind: str, final: Any, generated: Generated) -> CallResult:
@@ -216,7 +258,7 @@ def generation_result(kind: str, final: Any, generated: Generated) -> CallResult
     found = usage(final, kind)
     reasons = finish_reasons(final)
     return CallResult(
-        response_model=get(final, "model") or None,
+        response_model=text_or_none(get(final, "model")),
         finish_reasons=reasons,
         usage=found,
         output_texts=generated.texts() if found is None else None,
@@ -230,11 +272,13 @@ def response_result(kind: str, response: Any) -> CallResult:
         generated = Generated()
         generated.add(kind, response)
         return generation_result(kind, response, generated)
-    vectors = get(response, "embeddings") if kind == EMBED else [get(response, "embedding")]
-    first = vectors[0] if vectors else None
+    vectors = items(get(response, "embeddings")) if kind == EMBED else [get(response, "embedding")]
+    first = items(vectors[0]) if vectors else ()
     attributes = {semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: len(first)} if first else None
     return CallResult(
-        response_model=get(response, "model") or None, usage=usage(response, kind), attributes=attributes
+        response_model=text_or_none(get(response, "model")),
+        usage=usage(response, kind),
+        attributes=attributes,
     )
 
 
@@ -268,17 +312,21 @@ def _parts(content: Any, tool_calls: Any) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     if isinstance(content, str) and content:
         parts.append({"type": "text", "content": content})
-    for call in tool_calls or ():
+    for call in items(tool_calls):
         function = get(call, "function")
         arguments = get(function, "arguments")
         parts.append(
             {
                 "type": "tool_call",
-                "name": get(function, "name"),
+                "name": text_or_none(get(function, "name")),
                 "arguments": dict(arguments) if isinstance(arguments, Mapping) else arguments,
             }
         )
     return parts
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _json_text(value: Any) -> str:
