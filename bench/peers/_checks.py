@@ -61,7 +61,10 @@ def recorded(attributes: Mapping[str, Any]) -> dict[str, Any]:
     found = {k: v for k, v in attributes.items() if "token" in k or "cost" in k}
 
     def has(*parts: str) -> bool:
-        return any(any(p in k for p in parts) and isinstance(v, int | float) and v > 0 for k, v in found.items())
+        return any(
+            any(part in key for part in parts) and isinstance(value, int | float) and value > 0
+            for key, value in found.items()
+        )
 
     return {
         "usage": has("input_tokens", "prompt_tokens") and has("output_tokens", "completion_tokens"),

@@ -2,9 +2,10 @@
 
 Every environment gets the same client stack: openai, anthropic and httpx2 (the benchmark's
 transport) and everything they depend on at the versions of this checkout's ``uv.lock``, as
-constraints, so only the instrumentation differs between variants. otel-tokens' own dependencies
-(``Variant.locked``) come from the lock too: it is measured as this checkout pins it. The OpenTelemetry API and SDK
-are pinned to one release for all (``OTEL_PINS``): the same exporter code runs everywhere.
+constraints, so only the instrumentation differs between variants. otel-tokens' own
+dependencies (``Variant.locked``) come from the lock too: it is measured as this checkout pins
+it. The OpenTelemetry API and SDK are pinned to one release for all (``OTEL_PINS``): the same
+exporter code runs everywhere.
 
 An environment is rebuilt only when what it was built from changes (the variant's packages, the
 pins, the interpreter, or for editable installs their ``pyproject.toml``), recorded in a spec file

@@ -61,5 +61,5 @@ def install() -> None:
         return connect_ex(sock, address)
 
     socket.getaddrinfo = guarded_getaddrinfo
-    socket.socket.connect = guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign,assignment]

@@ -8,7 +8,8 @@ Every variant receives the same providers: a ``TracerProvider`` with
 ``SimpleSpanProcessor(InMemorySpanExporter())`` and a ``MeterProvider`` with an
 ``InMemoryMetricReader``, set as the global providers too (OpenLIT takes no provider arguments and
 reuses the global ones). Each tool otherwise keeps its defaults, as a user who picks it gets them;
-``capture_content`` notes where that default records prompt and completion text.
+``capture_content`` notes where that default records prompt and completion text (``run.py
+--content off`` turns it off there, for a like-for-like comparison).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 Instrument = Callable[[Any, Any, dict[str, Any]], None]
-"""``(tracer_provider, meter_provider, options) -> None``; options carries paths from the child."""
+"""``(tracer_provider, meter_provider, options) -> None``; ``options`` from the child's command
+line: ``openlit_pricing_json`` (a path), ``content_off`` (turn prompt/completion capture off
+where a tool's default records it)."""
 
 
 @dataclass(frozen=True)
@@ -31,11 +34,14 @@ class Variant:
     locked: tuple[str, ...] = ()
     """Packages of ``uv.lock`` whose dependency closure is pinned to the lock's versions."""
     overrides: tuple[str, ...] = ()
-    """``uv pip install --override`` lines: a declared bound we replace to keep the SDKs pinned."""
+    """Packages whose bounds, as the variant declares them, are overridden with the pinned version
+    (``uv pip install --overrides``), so that the SDKs stay the same in every environment."""
     shown: tuple[str, ...] = ()
     """Distributions whose versions the table shows (all are recorded in the JSON)."""
     capture_content: str = "no"
     notes: tuple[str, ...] = ()
+    default: bool = True
+    """Run unless ``--variants`` names others; opt-in variants are run only when named."""
 
 
 # --- instrumenting, run inside the child ------------------------------------------------------
@@ -63,6 +69,10 @@ def _official(tracer_provider: Any, meter_provider: Any, options: dict[str, Any]
 
 
 def _openllmetry(tracer_provider: Any, meter_provider: Any, options: dict[str, Any]) -> None:
+    import os
+
+    if options["content_off"]:
+        os.environ["TRACELOOP_TRACE_CONTENT"] = "false"  # read on every call; the default is true
     from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
     from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
@@ -82,10 +92,17 @@ def _openlit(tracer_provider: Any, meter_provider: Any, options: dict[str, Any])
         disabled_instrumentors=[name for name in MODULE_NAME_MAP if name not in wanted],
         # Its default fetches a pricing JSON over the network at init: a local file instead.
         pricing_json=options["openlit_pricing_json"],
+        capture_message_content=not options["content_off"],
         # Events go to a LoggerProvider it would create with a console exporter (stdout); the
         # other variants emit no log records with content capture off or absent, so none here.
         disable_events=True,
     )
+
+
+def _official_openai_v2(tracer_provider: Any, meter_provider: Any, options: dict[str, Any]) -> None:
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+    OpenAIInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
 
 
 INSTRUMENT: dict[str, Instrument] = {
@@ -94,6 +111,7 @@ INSTRUMENT: dict[str, Instrument] = {
     "otel-official": _official,
     "openllmetry": _openllmetry,
     "openlit": _openlit,
+    "otel-openai-v2": _official_openai_v2,
 }
 
 # --- installing, run by the parent ------------------------------------------------------------
@@ -139,5 +157,18 @@ VARIANTS: tuple[Variant, ...] = (
         shown=("openlit", "wrapt"),
         capture_content="yes (capture_message_content defaults to True)",
         notes=("anthropic<1.0 requirement overridden to the pinned anthropic",),
+    ),
+    Variant(
+        "otel-openai-v2",
+        # The older official line, OpenAI only: its Anthropic figures are VOID (no spans) by
+        # design. It declares opentelemetry-util-genai>=0.4b0.dev, which resolves to 1.3b0, where
+        # opentelemetry.util.genai.instruments is gone: import fails. 0.4b0 works.
+        requirements=("opentelemetry-instrumentation-openai-v2==2.4b0", "opentelemetry-util-genai==0.4b0"),
+        shown=("opentelemetry-instrumentation-openai-v2", "opentelemetry-util-genai", "wrapt"),
+        notes=(
+            "OpenAI only; with its declared opentelemetry-util-genai>=0.4b0.dev a fresh install gets "
+            "1.3b0 and fails to import (no opentelemetry.util.genai.instruments): pinned to 0.4b0",
+        ),
+        default=False,
     ),
 )
