@@ -33,7 +33,9 @@ UPSTREAM = {
 # Proposed in semantic-conventions-genai PR #443, not in any released package yet.
 UNRELEASED = {"GEN_AI_USAGE_COST_AMOUNT", "GEN_AI_USAGE_COST_CURRENCY", "GEN_AI_USAGE_COST_SOURCE"}
 STANDARD = [
-    n for n in dir(semconv) if n.isupper() and (n.startswith(("GEN_AI_", "OPENAI_", "SERVER_", "ERROR_TYPE", "HTTP_")))
+    n
+    for n in dir(semconv)
+    if n.isupper() and (n.startswith(("GEN_AI_", "OPENAI_", "SERVER_", "ERROR_TYPE", "HTTP_")))
 ]
 
 

@@ -235,7 +235,9 @@ def responses_result(response: Any) -> CallResult:
 def _response_item_texts(item: Any) -> list[str]:
     kind = get(item, "type")
     if kind == "message":
-        return [_text(get(part, "text")) or _text(get(part, "refusal")) for part in items(get(item, "content"))]
+        return [
+            _text(get(part, "text")) or _text(get(part, "refusal")) for part in items(get(item, "content"))
+        ]
     if kind == "function_call":
         return [_text(get(item, "name")), _text(get(item, "arguments"))]
     return []
@@ -254,7 +256,9 @@ def message_texts(message: Any) -> list[str]:
     if isinstance(content, str):
         texts.append(content)
     elif isinstance(content, list | tuple):
-        texts.extend(_text(get(part, "text")) for part in content if get(part, "type") in ("text", "input_text"))
+        texts.extend(
+            _text(get(part, "text")) for part in content if get(part, "type") in ("text", "input_text")
+        )
     refusal = get(message, "refusal")
     if isinstance(refusal, str):
         texts.append(refusal)
@@ -311,7 +315,9 @@ def input_messages_builder(kind: str, kwargs: Mapping[str, Any]) -> Callable[[],
     return None
 
 
-def input_estimator(kind: str, model: str | None, kwargs: Mapping[str, Any]) -> Callable[[Tokenizer], Estimate]:
+def input_estimator(
+    kind: str, model: str | None, kwargs: Mapping[str, Any]
+) -> Callable[[Tokenizer], Estimate]:
     """Counts the input locally, for when no usage comes back."""
     # Copy now: programs often append the reply to the same message list right after the call.
     if kind == "chat":
@@ -379,7 +385,9 @@ def without_usage(chunk: Any) -> Any:
     return chunk
 
 
-def read_odd_chunk(chunk: Any, kind: str, reasons: dict[int, str], texts: list[str]) -> list[Any] | tuple[Any, ...]:
+def read_odd_chunk(
+    chunk: Any, kind: str, reasons: dict[int, str], texts: list[str]
+) -> list[Any] | tuple[Any, ...]:
     """Read a chunk that is not the SDK's usual type (a compatible server's oddity), field by
     field; returns its choices (empty when there are none)."""
     choices = items(get(chunk, "choices"))
