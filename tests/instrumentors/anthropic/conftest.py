@@ -1,4 +1,4 @@
-"""Fixtures: a fake Anthropic server on 127.0.0.1 and the real anthropic SDK, instrumented into memory."""
+"""Fixtures: the Anthropic instrumentor, and anthropic clients of the fake server (../conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,31 +6,12 @@ import anthropic
 import pytest
 from otel_tokens_anthropic import AnthropicInstrumentor
 
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry
-
 API_KEY = "sk-ant-test-secret"
 
 
-@pytest.fixture(scope="session")
-def server():
-    with FakeProviderServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _reset_server(server):
-    server.reset()
-    yield
-
-
 @pytest.fixture
-def telemetry():
-    memory = InMemoryTelemetry()
-    instrumentor = AnthropicInstrumentor()
-    instrumentor.instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
-    yield memory
-    instrumentor.uninstrument()
-    memory.shutdown()
+def instrumentor_class():
+    return AnthropicInstrumentor
 
 
 @pytest.fixture

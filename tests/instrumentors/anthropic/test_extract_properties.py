@@ -8,45 +8,20 @@ counts, the model, the id, the stop reason and the tier survive exactly.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from anthropic._models import construct_type
 from anthropic.types import Message, RawMessageStreamEvent
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from otel_tokens_anthropic._extract import completion_result, message_result
 from otel_tokens_anthropic._stream import MessageStreamObserver
 
-from otel_tokens.instrumentation import MAX_TOKEN_COUNT, CallResult, Usage, count, get
+from otel_tokens.instrumentation import CallResult, Usage, count, get
 from otel_tokens.usage import take_invalid_count
 
-PROPERTY = settings(max_examples=100, deadline=None)
+from .._garbage import GARBAGE, INVALID_COUNTS, NOT_TEXT, PROPERTY, assert_readable, paths, replaced, streamed
 
-# -- garbage ------------------------------------------------------------------------------------
-
-_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.integers(min_value=2**60, max_value=2**80),
-    st.integers(max_value=-1),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12),
-    st.sampled_from(["", "12", " 7 ", "-3", "1e3", "2.5", "x" * 300, "end_turn", "\u0663"]),
-)
-GARBAGE = st.one_of(
-    st.recursive(
-        _scalars,
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-        max_leaves=8,
-    ),
-    st.builds(object),
-)
-INVALID_COUNTS = GARBAGE.filter(lambda value: value is not None and count(value) is None)
-NOT_TEXT = st.one_of(GARBAGE.filter(lambda value: not isinstance(value, str)), st.just("m" * 257))
 KNOWN_TYPES = ["message_start", "message_delta", "content_block_start", "content_block_delta", "completion"]
 UNKNOWN_TYPES = st.text(max_size=20).filter(lambda kind: kind not in KNOWN_TYPES)
 ODD_EVENTS = st.fixed_dictionaries(
@@ -57,15 +32,6 @@ ODD_EVENTS = st.fixed_dictionaries(
     },
 )
 """Events of a type the observer reads, every field of them garbage."""
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_invalid_counts():
-    # The readers (and the filter above) count invalid values on this thread; a recorded call in
-    # a later test must not take them for its own.
-    take_invalid_count()
-    yield
-    take_invalid_count()
 
 
 # -- real shapes --------------------------------------------------------------------------------
@@ -264,28 +230,6 @@ COMPLETION = {
 }
 
 
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every path to a part of ``value`` (dict keys and list indexes), the whole included."""
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from paths(item, (*prefix, index))
-
-
-def replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    copied = copy.deepcopy(document)
-    parent = copied
-    for key in path[:-1]:
-        parent = parent[key]
-    parent[path[-1]] = value
-    return copied
-
-
 def value_at(document: Any, path: tuple[Any, ...]) -> Any:
     for key in path:
         document = document[key] if isinstance(key, int) else get(document, key)
@@ -314,30 +258,12 @@ EVENT_FORMS = st.sampled_from([lambda document: document, sdk_event])
 
 
 def stream_result(events: list[Any]) -> CallResult:
-    observer = MessageStreamObserver()
-    for event in events:
-        assert observer.on_item(event) is None  # every event reaches the user unchanged
-    return observer.result()
+    return streamed(MessageStreamObserver(), events)
 
 
 def assert_sane(result: CallResult) -> None:
-    """What any reader may return, whatever it read."""
-    usage = result.usage
-    if usage is not None:
-        for name in (
-            "input_tokens",
-            "output_tokens",
-            "cache_read_input_tokens",
-            "cache_creation_input_tokens",
-            "cache_creation_1h_input_tokens",
-            "reasoning_output_tokens",
-        ):
-            value = getattr(usage, name)
-            assert value is None or (type(value) is int and 0 <= value <= MAX_TOKEN_COUNT), (name, value)
-    for text in (result.response_model, result.response_id, result.service_tier):
-        assert text is None or (type(text) is str and 0 < len(text) <= 256)
-    assert result.finish_reasons is None or all(type(reason) is str for reason in result.finish_reasons)
-    assert result.output_texts is None or all(type(text) is str for text in result.output_texts)
+    """What any reader may return, whatever it read: a message reader always offers one message."""
+    assert_readable(result)
     assert result.output_messages is not None
     [message] = result.output_messages()
     assert message["role"] == "assistant"

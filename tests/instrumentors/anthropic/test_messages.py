@@ -358,12 +358,12 @@ def test_missing_usage_estimate_counts_tools_and_the_tool_use_system_prompt(serv
 
 
 @pytest.mark.parametrize("capture", [False, True])
-def test_content_capture_is_opt_in(server, client, telemetry, capture):
+def test_content_capture_is_opt_in(server, client, telemetry, capture, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(capture_content=capture))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(text="Hello, human."))
     client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES, system="Be brief.")
     span = only_span(telemetry)
@@ -382,16 +382,6 @@ def test_content_capture_is_opt_in(server, client, telemetry, capture):
         assert "gen_ai.input.messages" not in span.attributes
         assert "gen_ai.output.messages" not in span.attributes
         assert "Say hello." not in text and "Hello, human." not in text
-
-
-def reinstrument(telemetry):
-    """Re-instrument so the recorder picks up settings changed inside a test."""
-    from otel_tokens_anthropic import AnthropicInstrumentor
-
-    AnthropicInstrumentor().uninstrument()
-    AnthropicInstrumentor().instrument(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
-    )
 
 
 def test_unsampled_calls_still_record_metrics(server, client):
@@ -460,14 +450,16 @@ async def test_suppress_instrumentation_records_nothing(server, client, async_cl
     assert telemetry.points("gen_ai.client.token.usage") == []
 
 
-def test_internal_failure_never_reaches_the_user(server, client, telemetry, monkeypatch, caplog):
+def test_internal_failure_never_reaches_the_user(
+    server, client, telemetry, monkeypatch, caplog, reinstrument
+):
     from otel_tokens_anthropic import _endpoints
 
     from otel_tokens import _safety
 
     _safety.set_strict(False)
     monkeypatch.setitem(_endpoints._RESULTS, "messages", lambda message: 1 / 0)
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(prompt_tokens=3, completion_tokens=2))
     message = client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)
     assert message.usage.input_tokens == 3
@@ -475,13 +467,13 @@ def test_internal_failure_never_reaches_the_user(server, client, telemetry, monk
     assert any("internal error" in r.getMessage() for r in caplog.records)
 
 
-def test_uninstrument_stops_recording(server, client, telemetry):
+def test_uninstrument_stops_recording(server, client, telemetry, reinstrument):
     from otel_tokens_anthropic import AnthropicInstrumentor
 
     AnthropicInstrumentor().uninstrument()
     client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)
     assert telemetry.spans() == ()
-    reinstrument(telemetry)
+    reinstrument()
     client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)
     assert len(telemetry.spans()) == 1
 

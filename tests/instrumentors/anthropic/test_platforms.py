@@ -197,14 +197,12 @@ async def test_vertex_async_and_count_tokens(server, telemetry):
     assert span.attributes["gen_ai.provider.name"] == "gcp.vertex_ai"
 
 
-def test_host_override_wins(server, client, telemetry):
+def test_host_override_wins(server, client, telemetry, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
-    from .test_messages import reinstrument
-
     _runtime.set_settings(Settings(provider_hosts={"127.0.0.1": "acme-gateway"}))
-    reinstrument(telemetry)
+    reinstrument()
     client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)
     assert only_span(telemetry).attributes["gen_ai.provider.name"] == "acme-gateway"
 

@@ -1,4 +1,4 @@
-"""Fixtures: a fake Bedrock runtime on 127.0.0.1 and a real boto3 client, instrumented into memory."""
+"""Fixtures: the Bedrock instrumentor, and a real boto3 client of the fake server (../conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,33 +7,14 @@ import pytest
 from botocore.config import Config
 from otel_tokens_bedrock import BedrockInstrumentor
 
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry
-
 # No retries: an error scenario must reach the caller after exactly one request. botocore's
 # `max_attempts` counts retries after the first attempt; `total_max_attempts` counts them all.
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 
 
-@pytest.fixture(scope="session")
-def server():
-    with FakeProviderServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _reset_server(server):
-    server.reset()
-    yield
-
-
 @pytest.fixture
-def telemetry():
-    memory = InMemoryTelemetry()
-    instrumentor = BedrockInstrumentor()
-    instrumentor.instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
-    yield memory
-    instrumentor.uninstrument()
-    memory.shutdown()
+def instrumentor_class():
+    return BedrockInstrumentor
 
 
 def make_client(url: str):

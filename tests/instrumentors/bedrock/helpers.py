@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from otel_tokens.testing import InMemoryTelemetry
-
 from .._telemetry import details, only_span, token_points  # noqa: F401  (re-exported for the tests)
 
 # Amazon Bedrock on-demand list prices, us-east-1 (USD per million tokens). Claude caches are
@@ -54,16 +52,6 @@ def assert_no_secrets(span: Any) -> None:
     text = str(dict(span.attributes))
     for secret in SECRETS:
         assert secret not in text
-
-
-def reinstrument(telemetry: InMemoryTelemetry) -> None:
-    """Re-instrument so the recorder picks up settings changed inside a test."""
-    from otel_tokens_bedrock import BedrockInstrumentor
-
-    BedrockInstrumentor().uninstrument()
-    BedrockInstrumentor().instrument(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
-    )
 
 
 @functools.cache

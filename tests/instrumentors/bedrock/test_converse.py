@@ -25,7 +25,6 @@ from .helpers import (
     needs_converse_cache,
     needs_service_tier,
     only_span,
-    reinstrument,
     token_points,
     usage_of,
 )
@@ -320,12 +319,12 @@ def test_stream_without_usage_is_estimated(server, client, telemetry):
 
 
 @pytest.mark.parametrize("capture", [False, True])
-def test_content_capture_is_opt_in(server, client, telemetry, capture):
+def test_content_capture_is_opt_in(server, client, telemetry, capture, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(capture_content=capture))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(text="Hello, human."))
     client.converse(modelId=NOVA, system=SYSTEM, messages=MESSAGES)
     span = only_span(telemetry)
@@ -346,12 +345,12 @@ def test_content_capture_is_opt_in(server, client, telemetry, capture):
         assert "Say hello." not in text and "Hello, human." not in text
 
 
-def test_content_capture_of_a_stream(server, client, telemetry):
+def test_content_capture_of_a_stream(server, client, telemetry, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(capture_content=True))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(text="Streamed words.", chunks=3))
     list(client.converse_stream(modelId=NOVA, messages=MESSAGES)["stream"])
     assert '"content": "Streamed words."' in only_span(telemetry).attributes["gen_ai.output.messages"]

@@ -27,7 +27,6 @@ from .helpers import (
     details,
     needs_service_tier,
     only_span,
-    reinstrument,
     usage_of,
 )
 
@@ -359,12 +358,12 @@ def test_invoke_stream_abandoned_closed_and_failing(server, client, telemetry):
     assert len(telemetry.spans()) == 4
 
 
-def test_invoke_stream_content_capture(server, client, telemetry):
+def test_invoke_stream_content_capture(server, client, telemetry, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(capture_content=True))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(text="Streamed reply.", chunks=3))
     body = client.invoke_model_with_response_stream(
         modelId="anthropic.claude-3-haiku-20240307-v1:0", body=json.dumps(ANTHROPIC_BODY)

@@ -1,4 +1,4 @@
-"""Fixtures: a fake Cohere server on 127.0.0.1 and the real cohere SDK (v1, v2), instrumented into memory."""
+"""Fixtures: the Cohere instrumentor, and cohere v1 and v2 clients of the fake server (../conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from typing import Any
 import cohere
 import pytest
 from otel_tokens_cohere import CohereInstrumentor
-
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry
 
 API_KEY = "co-test-secret"
 
@@ -27,26 +25,9 @@ def make_client(cls: Any, url: str) -> Any:
     return client
 
 
-@pytest.fixture(scope="session")
-def server():
-    with FakeProviderServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _reset_server(server):
-    server.reset()
-    yield
-
-
 @pytest.fixture
-def telemetry():
-    memory = InMemoryTelemetry()
-    instrumentor = CohereInstrumentor()
-    instrumentor.instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
-    yield memory
-    instrumentor.uninstrument()
-    memory.shutdown()
+def instrumentor_class():
+    return CohereInstrumentor
 
 
 # Clients are created after `telemetry`: Client.__init__ binds chat/chat_stream onto the instance.

@@ -7,6 +7,7 @@ from importlib.metadata import version
 import pytest
 from packaging.version import Version
 
+from .._cost import cost  # noqa: F401  (re-exported for the tests)
 from .._telemetry import only_span, token_points  # noqa: F401  (re-exported for the tests)
 
 # cohere < 5.16 wraps each `yield` of its streams in a bare `except: pass`, so closing a stream early
@@ -27,7 +28,3 @@ COMMAND = {"input": 1.0, "output": 2.0}
 EMBED_V4 = {"input": 0.12}
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
-
-
-def cost(prices: dict[str, float], *, input: int, output: int = 0) -> float:
-    return (input * prices["input"] + output * prices.get("output", 0)) / 1e6

@@ -12,6 +12,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from otel_tokens import tags
 from otel_tokens.testing import Scenario
 
+from .conftest import make_client
 from .helpers import (
     COMMAND,
     COMMAND_R,
@@ -400,27 +401,15 @@ def test_malformed_body(server, v2, telemetry):
 # -- content, sampling, layering -----------------------------------------------------------------
 
 
-def _reinstrument(telemetry, server, cls=cohere.ClientV2):
-    """Re-instrument so the recorder picks up settings changed inside a test; returns a new client
-    (Client.__init__ binds chat and chat_stream: an older client keeps the previous patches)."""
-    from otel_tokens_cohere import CohereInstrumentor
-
-    from .conftest import make_client
-
-    CohereInstrumentor().uninstrument()
-    CohereInstrumentor().instrument(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
-    )
-    return make_client(cls, server.url)
-
-
 @pytest.mark.parametrize("capture", [False, True])
-def test_content_capture_is_opt_in(server, telemetry, capture):
+def test_content_capture_is_opt_in(server, telemetry, capture, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(capture_content=capture))
-    v2 = _reinstrument(telemetry, server)
+    reinstrument()
+    # A client made after: Client.__init__ binds chat and chat_stream, an older one keeps the old patches.
+    v2 = make_client(cohere.ClientV2, server.url)
     server.enqueue(Scenario(text="Hello, human."))
     v2.chat(model="command-r", messages=MESSAGES)
     span = only_span(telemetry)
@@ -441,12 +430,14 @@ def test_content_capture_is_opt_in(server, telemetry, capture):
         assert "Say hello." not in text and "Hello, human." not in text
 
 
-def test_content_capture_of_v1_chat_and_streams(server, telemetry):
+def test_content_capture_of_v1_chat_and_streams(server, telemetry, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(capture_content=True))
-    v1 = _reinstrument(telemetry, server, cohere.Client)
+    reinstrument()
+    # A client made after: Client.__init__ binds chat and chat_stream, an older one keeps the old patches.
+    v1 = make_client(cohere.Client, server.url)
     server.enqueue(Scenario(text="Arr", chunks=2))
     list(v1.chat_stream(model="command-r", message="Joke?", preamble="Be a pirate."))
     span = only_span(telemetry)
@@ -462,8 +453,6 @@ def test_unsampled_calls_still_record_metrics(server):
     from otel_tokens_cohere import CohereInstrumentor
 
     from otel_tokens.testing import InMemoryTelemetry
-
-    from .conftest import make_client
 
     memory = InMemoryTelemetry(sampler=ALWAYS_OFF)
     CohereInstrumentor().instrument(
@@ -544,8 +533,6 @@ def test_client_made_before_instrumentation_has_uninstrumented_chat(server):
     from otel_tokens_cohere import CohereInstrumentor
 
     from otel_tokens.testing import InMemoryTelemetry
-
-    from .conftest import make_client
 
     early = make_client(cohere.ClientV2, server.url)
     memory = InMemoryTelemetry()

@@ -8,53 +8,28 @@ loses that field only: the other counts, the raw counts, the id and the finish r
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from otel_tokens_cohere import _extract as ex
 from otel_tokens_cohere._endpoints import CohereEndpoint, StreamObserver
 
-from otel_tokens.instrumentation import MAX_TOKEN_COUNT, CallResult, Usage, count
-from otel_tokens.usage import take_invalid_count
+from otel_tokens.instrumentation import MAX_TOKEN_COUNT, CallResult, Usage
 
-PROPERTY = settings(max_examples=100, deadline=None)
+from .._garbage import (
+    GARBAGE,
+    INVALID_COUNTS,
+    NOT_TEXT,
+    PROPERTY,
+    assert_readable,
+    mangled,
+    replaced,
+    streamed,
+)
+
 RAW_INPUT = "otel_tokens.usage.raw.input_tokens"
 RAW_OUTPUT = "otel_tokens.usage.raw.output_tokens"
-
-# -- garbage ------------------------------------------------------------------------------------
-
-_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.integers(min_value=2**60, max_value=2**80),
-    st.integers(max_value=-1),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12),
-    st.sampled_from(["", "12", "-3", "1e3", "2.5", "x" * 300, "COMPLETE", "message-end", "\u0663"]),
-)
-GARBAGE = st.one_of(
-    st.recursive(
-        _scalars,
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-        max_leaves=8,
-    ),
-    st.builds(object),
-)
-INVALID_COUNTS = GARBAGE.filter(lambda value: value is not None and count(value) is None)
-NOT_TEXT = GARBAGE.filter(lambda value: not isinstance(value, str))
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_invalid_counts():
-    # The readers (and the filter above) count invalid values on this thread; a recorded call in
-    # a later test must not take them for its own.
-    yield
-    take_invalid_count()
-
 
 # -- real shapes (the SDK's objects read the same as these dicts) --------------------------------
 
@@ -131,59 +106,16 @@ RESPONSES = [
 ]
 
 
-def paths(doc: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every place in ``doc`` a value can be replaced: the root, each key, each list item."""
-    yield prefix
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            yield from paths(value, (*prefix, key))
-    elif isinstance(doc, list):
-        for index, value in enumerate(doc):
-            yield from paths(value, (*prefix, index))
-
-
-def replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    result = copy.deepcopy(doc)
-    parent = result
-    for step in path[:-1]:
-        parent = parent[step]
-    parent[path[-1]] = value
-    return result
-
-
-@st.composite
-def mangled(draw: st.DrawFn, doc: Any) -> Any:
-    """``doc`` with one value anywhere in it replaced by garbage."""
-    return replaced(doc, draw(st.sampled_from(list(paths(doc)))), draw(GARBAGE))
-
-
 def assert_sane(result: CallResult) -> None:
-    if result.usage is not None:
-        assert_counts_bounded(result.usage)
+    """What any reader may return, whatever it read; the raw counts too are valid counts."""
+    assert_readable(result)
     for key, value in (result.attributes or {}).items():
         if key in (RAW_INPUT, RAW_OUTPUT):
             assert type(value) is int and 0 <= value <= MAX_TOKEN_COUNT, (key, value)
-    for text in (result.response_model, result.response_id):
-        assert text is None or (type(text) is str and 0 < len(text) <= 256)
-    assert result.finish_reasons is None or all(type(r) is str and r for r in result.finish_reasons)
-    assert all(type(t) is str for t in result.output_texts or ())
-    if result.output_messages is not None:
-        assert isinstance(result.output_messages(), list)
-
-
-def assert_counts_bounded(usage: Usage) -> None:
-    for name in ("input_tokens", "output_tokens", "search_units"):
-        value = getattr(usage, name)
-        assert value is None or (type(value) is int and 0 <= value <= MAX_TOKEN_COUNT), (name, value)
 
 
 def observe(kind: str, events: list[Any]) -> CallResult:
-    observer = StreamObserver(kind)
-    for event in events:
-        assert observer.on_item(event) is None
-    return observer.result()
+    return streamed(StreamObserver(kind), events)
 
 
 # -- never raise, counts bounded ----------------------------------------------------------------

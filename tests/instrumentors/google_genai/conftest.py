@@ -1,4 +1,4 @@
-"""Fixtures: a fake Gemini server on 127.0.0.1 and the real google-genai SDK, instrumented into memory."""
+"""Fixtures: the google-genai instrumentor, and google-genai clients of the fake server (../conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,32 +7,15 @@ from google import genai
 from google.genai import types
 from otel_tokens_google_genai import GoogleGenAIInstrumentor
 
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry
+from otel_tokens.testing import FakeProviderServer
 
 API_KEY = "gemini-test-secret"
 VERTEX_TOKEN = "vertex-test-token"
 
 
-@pytest.fixture(scope="session")
-def server():
-    with FakeProviderServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _reset_server(server):
-    server.reset()
-    yield
-
-
 @pytest.fixture
-def telemetry():
-    memory = InMemoryTelemetry()
-    instrumentor = GoogleGenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
-    yield memory
-    instrumentor.uninstrument()
-    memory.shutdown()
+def instrumentor_class():
+    return GoogleGenAIInstrumentor
 
 
 def gemini_client(server: FakeProviderServer) -> genai.Client:

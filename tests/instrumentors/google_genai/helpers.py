@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._cost import cost  # noqa: F401  (re-exported for the tests)
 from .._telemetry import details, only_span, token_points  # noqa: F401  (re-exported for the tests)
 
 # Public list prices (USD per million tokens, paid tier, text) the assertions are computed from.
@@ -12,15 +13,6 @@ GEMINI_25_FLASH = {"input": 0.30, "cached": 0.03, "output": 2.50}
 GEMINI_25_PRO = {"input": 1.25, "cached": 0.125, "output": 10.0}
 GEMINI_25_PRO_LONG = {"input": 2.50, "cached": 0.25, "output": 15.0}
 GEMINI_EMBEDDING_001 = {"input": 0.15}
-
-
-def cost(prices: dict[str, float], *, input: int, cached: int = 0, output: int = 0) -> float:
-    """USD for a call; ``output`` includes thinking tokens, which are billed at the output rate."""
-    return (
-        (input - cached) * prices["input"]
-        + cached * prices.get("cached", 0)
-        + output * prices.get("output", 0)
-    ) / 1e6
 
 
 def usage_of(span: Any) -> dict[str, Any]:

@@ -387,23 +387,13 @@ def test_an_absurd_count_is_dropped_and_counted_the_rest_recorded(server, client
     assert dropped.attributes["gen_ai.response.model"] == MODEL
 
 
-def instrumentor_reset(telemetry):
-    """Re-instrument so the recorder picks up settings changed inside a test."""
-    from otel_tokens_google_genai import GoogleGenAIInstrumentor
-
-    GoogleGenAIInstrumentor().uninstrument()
-    GoogleGenAIInstrumentor().instrument(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
-    )
-
-
 @pytest.mark.parametrize("capture", [False, True])
-def test_content_capture_is_opt_in(server, client, telemetry, capture):
+def test_content_capture_is_opt_in(server, client, telemetry, capture, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings.load({"capture_content": capture}))
-    instrumentor_reset(telemetry)
+    reinstrument()
     server.enqueue(Scenario(text="Hello, human."))
     client.models.generate_content(
         model=MODEL, contents=PROMPT, config=types.GenerateContentConfig(system_instruction="Be brief.")
@@ -427,12 +417,12 @@ def test_content_capture_is_opt_in(server, client, telemetry, capture):
         assert "Say hello." not in text and "Hello, human." not in text
 
 
-def test_capture_from_environment_variable(server, client, telemetry, monkeypatch):
+def test_capture_from_environment_variable(server, client, telemetry, monkeypatch, reinstrument):
     from otel_tokens import _runtime
 
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
     _runtime.reset()
-    instrumentor_reset(telemetry)
+    reinstrument()
     server.enqueue(Scenario(text="Streamed, captured.", chunks=2))
     list(
         client.models.generate_content_stream(

@@ -1,4 +1,4 @@
-"""Fixtures: a fake provider server on 127.0.0.1 and the real litellm, instrumented into memory.
+"""Fixtures: the LiteLLM instrumentor, and the real litellm sending to the fake server (../conftest.py).
 
 LiteLLM fetches its model cost map and Anthropic beta-header table from the internet unless told
 to use its bundled copies: the variables are set before litellm is imported, and every test runs
@@ -21,8 +21,6 @@ for _name in (
 import litellm  # noqa: E402
 import pytest  # noqa: E402
 from otel_tokens_litellm import LiteLLMInstrumentor  # noqa: E402
-
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False  # older releases only; a no-op attribute on newer ones
@@ -69,18 +67,6 @@ def _loopback_only(monkeypatch):
     yield
 
 
-@pytest.fixture(scope="session")
-def server():
-    with FakeProviderServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _reset_server(server):
-    server.reset()
-    yield
-
-
 @pytest.fixture(autouse=True)
 def _fresh_sdk_clients():
     """Drop the SDK clients litellm caches between calls.
@@ -96,13 +82,8 @@ def _fresh_sdk_clients():
 
 
 @pytest.fixture
-def telemetry():
-    memory = InMemoryTelemetry()
-    instrumentor = LiteLLMInstrumentor()
-    instrumentor.instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
-    yield memory
-    instrumentor.uninstrument()
-    memory.shutdown()
+def instrumentor_class():
+    return LiteLLMInstrumentor
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._cost import cost  # noqa: F401  (re-exported for the tests)
 from .._telemetry import details, only_span, token_points  # noqa: F401  (re-exported for the tests)
 
 # Public list prices (USD per million tokens) the assertions are computed from.
@@ -13,15 +14,3 @@ GPT_35_TURBO_INSTRUCT = {"input": 1.50, "output": 2.00}
 CLAUDE_35_SONNET = {"input": 3.0, "cache_write": 3.75, "cached": 0.30, "output": 15.0}
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
-
-
-def cost(
-    prices: dict[str, float], *, input: int, cached: int = 0, cache_write: int = 0, output: int = 0
-) -> float:
-    """USD of a call whose ``input`` is the total input (cache reads and writes included)."""
-    return (
-        (input - cached - cache_write) * prices["input"]
-        + cached * prices.get("cached", 0)
-        + cache_write * prices.get("cache_write", 0)
-        + output * prices.get("output", 0)
-    ) / 1e6

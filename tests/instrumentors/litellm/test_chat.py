@@ -183,13 +183,15 @@ def test_missing_usage_in_a_plain_response_is_estimated(server, openai_api, tele
     assert span.attributes["gen_ai.usage.output_tokens"] > 0
 
 
-def test_injected_stream_usage_is_exact_and_invisible_to_the_user(server, openai_api, telemetry):
+def test_injected_stream_usage_is_exact_and_invisible_to_the_user(
+    server, openai_api, telemetry, reinstrument
+):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     # The fake server's host is declared as OpenAI's: an unknown host is never given stream_options.
     _runtime.set_settings(Settings(stream_include_usage=True, provider_hosts={"127.0.0.1": "openai"}))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(prompt_tokens=20, completion_tokens=7, chunks=3))
     chunks = list(
         litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, stream=True, **openai_api)
@@ -214,7 +216,7 @@ def user_view(chunks):
 
 @pytest.mark.parametrize("is_async", [False, True])
 async def test_injected_usage_on_the_finish_chunk_leaves_the_users_chunks_as_they_were(
-    server, openai_api, telemetry, is_async
+    server, openai_api, telemetry, is_async, reinstrument
 ):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
@@ -235,7 +237,7 @@ async def test_injected_usage_on_the_finish_chunk_leaves_the_users_chunks_as_the
     without_opt_in = await stream_chunks()
     assert "stream_options" not in server.requests[-1].body
     _runtime.set_settings(Settings(stream_include_usage=True, provider_hosts={"127.0.0.1": "openai"}))
-    reinstrument(telemetry)
+    reinstrument()
     telemetry.clear()
     server.enqueue(scenario)
     with_opt_in = await stream_chunks()
@@ -256,28 +258,20 @@ async def test_injected_usage_on_the_finish_chunk_leaves_the_users_chunks_as_the
         ("openai/gpt-4o-mini", {}),  # an OpenAI-compatible host nobody declared
     ],
 )
-def test_opt_in_leaves_azure_and_unknown_hosts_alone(server, openai_api, telemetry, model, extra):
+def test_opt_in_leaves_azure_and_unknown_hosts_alone(
+    server, openai_api, telemetry, model, extra, reinstrument
+):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(stream_include_usage=True))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(prompt_tokens=20, completion_tokens=7, chunks=3))
     kwargs = {**openai_api, "api_base": server.url} if model.startswith("azure/") else openai_api
     chunks = list(litellm.completion(model=model, messages=MESSAGES, stream=True, **kwargs, **extra))
     assert "stream_options" not in server.requests[-1].body
     assert chunks
     assert only_span(telemetry).attributes["otel_tokens.usage.estimated"] is True
-
-
-def reinstrument(telemetry):
-    """Re-instrument so the recorder picks up settings changed inside a test."""
-    from otel_tokens_litellm import LiteLLMInstrumentor
-
-    LiteLLMInstrumentor().uninstrument()
-    LiteLLMInstrumentor().instrument(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
-    )
 
 
 def test_stream_abandoned_early_ends_on_garbage_collection(server, openai_api, telemetry):
@@ -414,12 +408,12 @@ def test_unknown_provider_fails_as_litellm_does(telemetry):
 
 
 @pytest.mark.parametrize("capture", [False, True])
-def test_content_capture_is_opt_in(server, openai_api, telemetry, capture):
+def test_content_capture_is_opt_in(server, openai_api, telemetry, capture, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(capture_content=capture))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(text="Hello, human."))
     litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, **openai_api)
     span = only_span(telemetry)
@@ -484,14 +478,16 @@ def test_uninstrument_restores_litellm(server, openai_api, telemetry):
     assert len(telemetry.spans()) == 1
 
 
-def test_internal_failure_never_reaches_the_user(server, openai_api, telemetry, monkeypatch, caplog):
+def test_internal_failure_never_reaches_the_user(
+    server, openai_api, telemetry, monkeypatch, caplog, reinstrument
+):
     from otel_tokens_litellm import _endpoints
 
     from otel_tokens import _safety
 
     _safety.set_strict(False)
     monkeypatch.setitem(_endpoints._RESULTS, "chat", lambda response: 1 / 0)
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(prompt_tokens=3, completion_tokens=2))
     response = litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, **openai_api)
     assert response.usage.prompt_tokens == 3

@@ -9,53 +9,28 @@ field only: the other counts, the model, the id and the finish reasons survive e
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import litellm
-import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from otel_tokens_litellm._endpoints import StreamObserver
 from otel_tokens_litellm._extract import chat_result, embeddings_result, text_completion_result, usage_of
 
-from otel_tokens.instrumentation import MAX_TOKEN_COUNT, SKIP, CallResult, Usage, count
+from otel_tokens.instrumentation import SKIP, CallResult, Usage
 from otel_tokens.usage import take_invalid_count
 
-PROPERTY = settings(max_examples=100, deadline=None)
-
-# -- garbage ------------------------------------------------------------------------------------
-
-_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.integers(min_value=2**60, max_value=2**80),
-    st.integers(max_value=-1),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12),
-    st.sampled_from(["", "12", " 7 ", "-3", "1e3", "2.5", "x" * 300, "stop", "\u0663"]),
+from .._garbage import (
+    GARBAGE,
+    INVALID_COUNTS,
+    NOT_TEXT,
+    PROPERTY,
+    assert_readable,
+    assert_usage_but,
+    paths,
+    replaced,
+    sdk_form,
 )
-GARBAGE = st.one_of(
-    st.recursive(
-        _scalars,
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-        max_leaves=8,
-    ),
-    st.builds(object),
-)
-INVALID_COUNTS = GARBAGE.filter(lambda value: value is not None and count(value) is None)
-NOT_TEXT = st.one_of(GARBAGE.filter(lambda value: not isinstance(value, str)), st.just("m" * 257))
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_invalid_counts():
-    # The readers (and the filter above) count invalid values on this thread; a recorded call in
-    # a later test must not take them for its own.
-    take_invalid_count()
-    yield
-    take_invalid_count()
-
 
 # -- real shapes --------------------------------------------------------------------------------
 
@@ -186,49 +161,12 @@ STREAM = [
 _STREAM_USAGE = (4, "usage")
 
 
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every path to a part of ``value`` (dict keys and list indexes), the whole included."""
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from paths(item, (*prefix, index))
-
-
-def replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    copied = copy.deepcopy(document)
-    parent = copied
-    for key in path[:-1]:
-        parent = parent[key]
-    parent[path[-1]] = value
-    return copied
-
-
-def litellm_form(kind: Callable[..., Any]) -> Callable[[Any], Any]:
-    """LiteLLM's own object for a document, where LiteLLM accepts it (else the document itself:
-    LiteLLM would have raised to the user, so the reader never sees that object)."""
-
-    def build(document: Any) -> Any:
-        if not isinstance(document, dict):
-            return document
-        try:
-            return kind(**copy.deepcopy(document))
-        except Exception:  # noqa: BLE001
-            return document
-
-    return build
-
-
 def _plain(document: Any) -> Any:
     return document
 
 
-CHAT_FORMS = st.sampled_from([_plain, litellm_form(litellm.ModelResponse)])
-CHUNK_FORMS = st.sampled_from([_plain, litellm_form(litellm.types.utils.ModelResponseStream)])
+CHAT_FORMS = st.sampled_from([_plain, sdk_form(litellm.ModelResponse)])
+CHUNK_FORMS = st.sampled_from([_plain, sdk_form(litellm.types.utils.ModelResponseStream)])
 
 
 def stream_result(chunks: list[Any], injected: bool = False) -> CallResult:
@@ -241,25 +179,8 @@ def stream_result(chunks: list[Any], injected: bool = False) -> CallResult:
 
 
 def assert_sane(result: CallResult) -> None:
-    """What any reader may return, whatever it read."""
-    usage = result.usage
-    if usage is not None:
-        for name in (
-            "input_tokens",
-            "output_tokens",
-            "cache_read_input_tokens",
-            "cache_creation_input_tokens",
-            "cache_creation_1h_input_tokens",
-            "reasoning_output_tokens",
-        ):
-            value = getattr(usage, name)
-            assert value is None or (type(value) is int and 0 <= value <= MAX_TOKEN_COUNT), (name, value)
-    for text in (result.response_model, result.response_id, result.service_tier):
-        assert text is None or (type(text) is str and 0 < len(text) <= 256)
-    assert result.finish_reasons is None or all(
-        type(reason) is str and 0 < len(reason) <= 256 for reason in result.finish_reasons
-    )
-    assert result.output_texts is None or all(type(text) is str for text in result.output_texts)
+    """What any reader may return, whatever it read; each output message has a role and text."""
+    assert_readable(result)
     if result.output_messages is not None:
         for message in result.output_messages():
             assert type(message["role"]) is str
@@ -293,7 +214,7 @@ def test_usage_with_garbage_anywhere_never_breaks_the_reader(path, garbage):
 
 
 def test_the_real_responses_are_read_whole():
-    for form in (_plain, litellm_form(litellm.ModelResponse)):
+    for form in (_plain, sdk_form(litellm.ModelResponse)):
         result = chat_result(form(CHAT))
         assert result.usage == FULL_USAGE
         assert (result.response_model, result.response_id, result.finish_reasons) == (
@@ -356,14 +277,8 @@ def assert_usage_lost(usage: Usage | None, path: tuple[Any, ...], form: Any) -> 
     value there first (it reads a missing count as 0), so then only the others are compared."""
     if form is _plain:
         assert usage == USAGE_LOSSES[path]
-        return
-    assert usage is not None
-    name = USAGE_FIELDS[path]
-    assert {**vars_of(usage), name: None} == {**vars_of(USAGE_LOSSES[path]), name: None}
-
-
-def vars_of(usage: Usage) -> dict[str, Any]:
-    return {name: getattr(usage, name) for name in Usage.__slots__}
+    else:
+        assert_usage_but(usage, USAGE_LOSSES[path], USAGE_FIELDS[path])
 
 
 @PROPERTY
@@ -406,7 +321,7 @@ def test_garbage_choices_lose_the_text_only(field, garbage):
 
 
 def test_the_real_stream_is_read_whole():
-    for form in (_plain, litellm_form(litellm.types.utils.ModelResponseStream)):
+    for form in (_plain, sdk_form(litellm.types.utils.ModelResponseStream)):
         result = stream_result([form(chunk) for chunk in STREAM])
         assert result.usage == FULL_USAGE
         assert (result.response_model, result.response_id, result.finish_reasons) == (

@@ -11,7 +11,7 @@ from otel_tokens import tags
 from otel_tokens.testing import Scenario
 
 from .conftest import API_KEY
-from .helpers import MESSAGES, MISTRAL_SMALL, cost, details, only_span, reinstrument, token_points
+from .helpers import MESSAGES, MISTRAL_SMALL, cost, details, only_span, token_points
 from .sdk import EventStream, EventStreamAsync, Mistral, errors, models
 
 MODEL = "mistral-small-latest"
@@ -331,12 +331,12 @@ def test_an_absurd_count_is_dropped_and_counted_the_rest_recorded(server, client
 
 
 @pytest.mark.parametrize("capture", [False, True])
-def test_content_capture_is_opt_in(server, client, telemetry, capture):
+def test_content_capture_is_opt_in(server, client, telemetry, capture, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(capture_content=capture))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(text="Hello, human."))
     client.chat.complete(model=MODEL, messages=MESSAGES)
     span = only_span(telemetry)
@@ -359,13 +359,13 @@ def test_content_capture_is_opt_in(server, client, telemetry, capture):
 
 
 def test_content_capture_from_environment_covers_streams_and_tool_calls(
-    server, client, telemetry, monkeypatch
+    server, client, telemetry, monkeypatch, reinstrument
 ):
     from otel_tokens import _runtime
 
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     _runtime.reset()
-    reinstrument(telemetry)
+    reinstrument()
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
     server.enqueue(Scenario(tool_call=True, tool_arguments='{"q": "x"}'))
     response = client.chat.complete(

@@ -1,4 +1,4 @@
-"""Fixtures: a fake Ollama server on 127.0.0.1 and the real ollama SDK, instrumented into memory."""
+"""Fixtures: the Ollama instrumentor, and real ollama clients of the fake server (../conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,10 @@ import ollama
 import pytest
 from otel_tokens_ollama import OllamaInstrumentor
 
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry
-
-
-@pytest.fixture(scope="session")
-def server():
-    with FakeProviderServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _reset_server(server):
-    server.reset()
-    yield
-
 
 @pytest.fixture
-def telemetry():
-    memory = InMemoryTelemetry()
-    instrumentor = OllamaInstrumentor()
-    instrumentor.instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
-    yield memory
-    instrumentor.uninstrument()
-    memory.shutdown()
+def instrumentor_class():
+    return OllamaInstrumentor
 
 
 @pytest.fixture

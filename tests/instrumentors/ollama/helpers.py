@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from otel_tokens.testing import InMemoryTelemetry
-
+from .._cost import cost
 from .._telemetry import details, only_span, subset, token_points  # noqa: F401  (re-exported for the tests)
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
@@ -21,16 +20,4 @@ output_per_mtok = 0.20
 
 
 def gpu_cost(*, input: int, cached: int = 0, output: int = 0) -> float:
-    return (
-        (input - cached) * GPU_PRICES["input"] + cached * GPU_PRICES["cached"] + output * GPU_PRICES["output"]
-    ) / 1e6
-
-
-def reinstrument(telemetry: InMemoryTelemetry) -> None:
-    """Instrument again so the recorder picks up settings changed inside a test."""
-    from otel_tokens_ollama import OllamaInstrumentor
-
-    OllamaInstrumentor().uninstrument()
-    OllamaInstrumentor().instrument(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
-    )
+    return cost(GPU_PRICES, input=input, cached=cached, output=output)

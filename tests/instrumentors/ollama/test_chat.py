@@ -10,7 +10,7 @@ from otel_tokens import tags
 from otel_tokens.testing import Scenario
 from otel_tokens.tokenize import Tokenizer
 
-from .helpers import MESSAGES, OVERRIDES, details, gpu_cost, only_span, reinstrument, token_points
+from .helpers import MESSAGES, OVERRIDES, details, gpu_cost, only_span, token_points
 
 
 def test_chat_span_attributes_usage_and_zero_cost(server, client, telemetry):
@@ -110,14 +110,14 @@ def test_positional_arguments_and_sdk_objects(server, client, telemetry):
     assert span.attributes["gen_ai.request.max_tokens"] == 8
 
 
-def test_gpu_chargeback_price_override(server, client, telemetry, tmp_path):
+def test_gpu_chargeback_price_override(server, client, telemetry, tmp_path, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     overrides = tmp_path / "prices.toml"
     overrides.write_text(OVERRIDES)
     _runtime.set_settings(Settings(price_overrides=str(overrides)))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(prompt_tokens=1200, completion_tokens=300))
     client.chat(model="llama3.1:70b", messages=MESSAGES)
     server.enqueue(Scenario(prompt_tokens=1200, completion_tokens=300))
@@ -136,27 +136,31 @@ def test_gpu_chargeback_price_override(server, client, telemetry, tmp_path):
     assert costs == [0.0, pytest.approx(expected, rel=1e-12)]
 
 
-def test_gpu_chargeback_through_the_environment(server, client, telemetry, tmp_path, monkeypatch):
+def test_gpu_chargeback_through_the_environment(
+    server, client, telemetry, tmp_path, monkeypatch, reinstrument
+):
     from otel_tokens import _runtime
 
     overrides = tmp_path / "prices.toml"
     overrides.write_text(OVERRIDES)
     monkeypatch.setenv("OTEL_TOKENS_PRICE_OVERRIDES", str(overrides))
     _runtime.reset()  # settings are read from the environment again
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(prompt_tokens=1_000_000, completion_tokens=1_000_000))
     client.chat(model="llama3.1:70b", messages=MESSAGES)
     assert only_span(telemetry).attributes["gen_ai.usage.cost.amount"] == pytest.approx(0.25, rel=1e-12)
 
 
-def test_kv_cache_hit_counts_the_prompt_as_an_estimated_cache_read(server, client, telemetry, tmp_path):
+def test_kv_cache_hit_counts_the_prompt_as_an_estimated_cache_read(
+    server, client, telemetry, tmp_path, reinstrument
+):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     overrides = tmp_path / "prices.toml"
     overrides.write_text(OVERRIDES)
     _runtime.set_settings(Settings(price_overrides=str(overrides)))
-    reinstrument(telemetry)
+    reinstrument()
     # The whole prompt was in the KV cache: Ollama leaves prompt_eval_count out (it is 0).
     server.enqueue(Scenario(prompt_tokens=0, completion_tokens=40))
     response = client.chat(model="llama3.1:70b", messages=MESSAGES)
@@ -183,12 +187,12 @@ def test_kv_cache_hit_counts_the_prompt_as_an_estimated_cache_read(server, clien
     assert token_points(telemetry)["output"].attributes["otel_tokens.usage.estimated"] is True
 
 
-def test_kv_cache_hit_with_estimates_off_reports_only_the_output(server, client, telemetry):
+def test_kv_cache_hit_with_estimates_off_reports_only_the_output(server, client, telemetry, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(estimate_usage=False))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(prompt_tokens=0, completion_tokens=40))
     client.chat(model="llama3", messages=MESSAGES)
     attributes = only_span(telemetry).attributes
@@ -223,12 +227,12 @@ def test_missing_usage_is_estimated_and_flagged(server, client, telemetry):
     assert tokens["input"].attributes["otel_tokens.usage.estimated"] is True
 
 
-def test_tool_call(server, client, telemetry):
+def test_tool_call(server, client, telemetry, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(capture_content=True))
-    reinstrument(telemetry)
+    reinstrument()
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
     server.enqueue(
         Scenario(tool_call=True, tool_arguments='{"city": "Paris"}', prompt_tokens=60, completion_tokens=12)
@@ -244,7 +248,7 @@ def test_tool_call(server, client, telemetry):
 
 
 @pytest.mark.parametrize("capture", [False, True])
-def test_content_capture_is_opt_in(server, telemetry, capture):
+def test_content_capture_is_opt_in(server, telemetry, capture, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
@@ -252,7 +256,7 @@ def test_content_capture_is_opt_in(server, telemetry, capture):
         host=server.url, headers={"Authorization": "Bearer ollama-secret-key", "X-Team-Token": "team-secret"}
     )
     _runtime.set_settings(Settings(capture_content=capture))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(Scenario(text="Hello, human."))
     client.chat(model="llama3", messages=MESSAGES)
     assert server.requests[-1].headers["authorization"] == "Bearer ollama-secret-key"
@@ -274,12 +278,12 @@ def test_content_capture_is_opt_in(server, telemetry, capture):
         assert "Say hello." not in text and "Hello, human." not in text
 
 
-def test_content_capture_from_the_environment(server, client, telemetry, monkeypatch):
+def test_content_capture_from_the_environment(server, client, telemetry, monkeypatch, reinstrument):
     from otel_tokens import _runtime
 
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     _runtime.reset()
-    reinstrument(telemetry)
+    reinstrument()
     client.chat(model="llama3", messages=MESSAGES)
     assert '"content": "Say hello."' in only_span(telemetry).attributes["gen_ai.input.messages"]
 
@@ -392,7 +396,9 @@ def test_internal_failure_never_reaches_the_user(server, client, telemetry, monk
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_an_absurd_count_loses_that_count_only_and_is_counted(server, client, telemetry, tmp_path, stream):
+def test_an_absurd_count_loses_that_count_only_and_is_counted(
+    server, client, telemetry, tmp_path, stream, reinstrument
+):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
     from otel_tokens.usage import take_invalid_count
@@ -400,7 +406,7 @@ def test_an_absurd_count_loses_that_count_only_and_is_counted(server, client, te
     overrides = tmp_path / "prices.toml"
     overrides.write_text(OVERRIDES)
     _runtime.set_settings(Settings(price_overrides=str(overrides)))
-    reinstrument(telemetry)
+    reinstrument()
     take_invalid_count()  # nothing left over from an earlier test on this thread
     server.enqueue(
         Scenario(prompt_tokens=1200, completion_tokens=300, usage_fields={"prompt_eval_count": 2**70})

@@ -8,55 +8,30 @@ only: the other counts, the model and the finish reason survive exactly.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import ollama
-import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from otel_tokens_ollama._endpoints import OllamaEndpoint, Plan, StreamObserver
 from otel_tokens_ollama._extract import CHAT, EMBED, EMBEDDINGS, GENERATE, response_result
 
-from otel_tokens.instrumentation import MAX_TOKEN_COUNT, CallResult, Estimate, Usage, count
+from otel_tokens.instrumentation import CallResult, Estimate, Usage
 from otel_tokens.usage import take_invalid_count
 
-PROPERTY = settings(max_examples=100, deadline=None)
-
-# -- garbage ------------------------------------------------------------------------------------
-
-_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.integers(min_value=2**60, max_value=2**80),
-    st.integers(max_value=-1),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12),
-    st.sampled_from(["", "12", " 7 ", "-3", "1e3", "2.5", "x" * 300, "stop", "\u0663"]),
+from .._garbage import (
+    GARBAGE,
+    INVALID_COUNTS,
+    NOT_TEXT,
+    PROPERTY,
+    assert_readable,
+    assert_usage_but,
+    paths,
+    replaced,
+    sdk_form,
+    streamed,
 )
-GARBAGE = st.one_of(
-    st.recursive(
-        _scalars,
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-        max_leaves=8,
-    ),
-    st.builds(object),
-)
-INVALID_COUNTS = GARBAGE.filter(lambda value: value is not None and count(value) is None)
-NOT_TEXT = st.one_of(GARBAGE.filter(lambda value: not isinstance(value, str)), st.just("m" * 257))
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_invalid_counts():
-    # The readers (and the filter above) count invalid values on this thread; a recorded call in
-    # a later test must not take them for its own.
-    take_invalid_count()
-    yield
-    take_invalid_count()
-
 
 # -- real shapes --------------------------------------------------------------------------------
 
@@ -133,52 +108,11 @@ _DOCUMENTS = {
 }
 
 
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every path to a part of ``value`` (dict keys and list indexes), the whole included."""
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from paths(item, (*prefix, index))
-
-
-def replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    copied = copy.deepcopy(document)
-    parent = copied
-    for key in path[:-1]:
-        parent = parent[key]
-    parent[path[-1]] = value
-    return copied
-
-
-def sdk_form(kind: str) -> Callable[[Any], Any]:
-    """The SDK's own object for a document, where the SDK accepts it (else the document itself:
-    the SDK would have raised to the user, so the reader never sees that object)."""
-
-    def build(document: Any) -> Any:
-        if not isinstance(document, dict):
-            return document
-        try:
-            return _SDK_TYPES[kind](**copy.deepcopy(document))
-        except Exception:  # noqa: BLE001
-            return document
-
-    return build
-
-
-def _plain(document: Any) -> Any:
-    return document
-
-
 FORMS = st.sampled_from(["plain", "sdk"])
 
 
 def formed(kind: str, form: str, document: Any) -> Any:
-    return document if form == "plain" else sdk_form(kind)(document)
+    return document if form == "plain" else sdk_form(_SDK_TYPES[kind])(document)
 
 
 # The SDK up to 0.6 drops the fields it does not declare, newer servers' cached count among them.
@@ -193,28 +127,15 @@ def expected(usage: Usage, read: Any) -> Usage:
 
 
 def stream_result(parts: list[Any], kind: str = CHAT, cached_prompt: Any = None) -> CallResult | None:
-    observer = StreamObserver(kind, Plan(stream=True, cached_prompt=cached_prompt))
-    for part in parts:
-        assert observer.on_item(part) is None  # every part reaches the user unchanged
-    return observer.result()
+    return streamed(StreamObserver(kind, Plan(stream=True, cached_prompt=cached_prompt)), parts)
 
 
 def assert_sane(result: CallResult | None) -> None:
-    """What any reader may return, whatever it read."""
+    """What any reader may return, whatever it read (an observer that saw nothing: None); a chat
+    offers one assistant message, and the only attribute is the embeddings' dimension count."""
     if result is None:
         return
-    usage = result.usage
-    if usage is not None:
-        for name in ("input_tokens", "output_tokens", "cache_read_input_tokens"):
-            value = getattr(usage, name)
-            assert value is None or (type(value) is int and 0 <= value <= MAX_TOKEN_COUNT), (name, value)
-    assert result.response_model is None or (
-        type(result.response_model) is str and 0 < len(result.response_model) <= 256
-    )
-    assert result.finish_reasons is None or all(
-        type(reason) is str and 0 < len(reason) <= 256 for reason in result.finish_reasons
-    )
-    assert result.output_texts is None or all(type(text) is str for text in result.output_texts)
+    assert_readable(result)
     if result.output_messages is not None:
         [message] = result.output_messages()
         assert message["role"] == "assistant"
@@ -371,10 +292,7 @@ def test_an_invalid_count_in_a_stream_loses_that_count_only(name, garbage, form)
     if form == "plain":
         assert result.usage == STREAM_LOSSES[name]
     else:  # the SDK may have made a count of the value first (True -> 1): compare the others
-        field = _USAGE_FIELDS[name]
-        assert result.usage is not None
-        loss = expected(STREAM_LOSSES[name], parts[-1])
-        assert {**vars_of(result.usage), field: None} == {**vars_of(loss), field: None}
+        assert_usage_but(result.usage, expected(STREAM_LOSSES[name], parts[-1]), _USAGE_FIELDS[name])
     assert (result.response_model, result.finish_reasons) == ("llama3.1:70b", ("stop",))
 
 
@@ -383,10 +301,6 @@ _USAGE_FIELDS = {
     "eval_count": "output_tokens",
     "prompt_eval_cached_count": "cache_read_input_tokens",
 }
-
-
-def vars_of(usage: Usage) -> dict[str, Any]:
-    return {name: getattr(usage, name) for name in Usage.__slots__}
 
 
 @PROPERTY

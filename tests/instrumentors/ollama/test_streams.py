@@ -13,7 +13,7 @@ from opentelemetry.trace import StatusCode
 from otel_tokens.testing import Scenario
 from otel_tokens.tokenize import Tokenizer
 
-from .helpers import MESSAGES, only_span, reinstrument, token_points
+from .helpers import MESSAGES, only_span, token_points
 
 
 def test_chat_stream_consumed_fully(server, client, telemetry):
@@ -124,12 +124,12 @@ def test_stream_dropped_midway_records_error_and_reraises(server, client, teleme
 
 
 @pytest.mark.parametrize("capture", [False, True])
-def test_error_line_midway_raises_the_sdks_response_error(server, client, telemetry, capture):
+def test_error_line_midway_raises_the_sdks_response_error(server, client, telemetry, capture, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(capture_content=capture))
-    reinstrument(telemetry)
+    reinstrument()
     server.enqueue(
         Scenario(chunks=6, fail_after_chunks=3, error_message="model runner has unexpectedly stopped")
     )

@@ -1,4 +1,4 @@
-"""Fixtures: a fake OpenAI server on 127.0.0.1 and the real openai SDK, instrumented into memory."""
+"""Fixtures: the OpenAI instrumentor, and real openai clients of the fake server (../conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,10 @@ import openai
 import pytest
 from otel_tokens_openai import OpenAIInstrumentor
 
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry
-
-
-@pytest.fixture(scope="session")
-def server():
-    with FakeProviderServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _reset_server(server):
-    server.reset()
-    yield
-
 
 @pytest.fixture
-def telemetry():
-    memory = InMemoryTelemetry()
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
-    yield memory
-    instrumentor.uninstrument()
-    memory.shutdown()
+def instrumentor_class():
+    return OpenAIInstrumentor
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from otel_tokens.testing import InMemoryTelemetry, Point
 
+from .._cost import cost  # noqa: F401  (re-exported for the tests)
 from .._telemetry import only_span, subset, token_points  # noqa: F401  (re-exported for the tests)
 
 # Public list prices (USD per million tokens) the assertions are computed from.
@@ -11,14 +12,6 @@ GPT_4O_MINI = {"input": 0.15, "cached": 0.075, "output": 0.60}
 GPT_5 = {"input": 1.25, "cached": 0.125, "output": 10.0}
 GPT_5_PRIORITY = {"input": 2.50, "cached": 0.25, "output": 20.0}
 EMBEDDING_3_SMALL = {"input": 0.02}
-
-
-def cost(prices: dict[str, float], *, input: int, cached: int = 0, output: int = 0) -> float:
-    return (
-        (input - cached) * prices["input"]
-        + cached * prices.get("cached", 0)
-        + output * prices.get("output", 0)
-    ) / 1e6
 
 
 def points(telemetry: InMemoryTelemetry, metric: str) -> list[Point]:

@@ -165,12 +165,12 @@ def test_stream_without_usage_is_estimated_locally(server, client, telemetry):
     assert tokens["output"].attributes["otel_tokens.usage.estimated"] is True
 
 
-def test_injected_stream_usage_is_exact_and_invisible_to_the_user(server, client, telemetry):
+def test_injected_stream_usage_is_exact_and_invisible_to_the_user(server, client, telemetry, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(stream_include_usage=True, provider_hosts={"127.0.0.1": "openai"}))
-    instrumentor_reset(telemetry)
+    reinstrument()
     server.enqueue(Scenario(prompt_tokens=20, completion_tokens=7, chunks=3))
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
     assert server.requests[-1].body["stream_options"] == {"include_usage": True}
@@ -182,16 +182,6 @@ def test_injected_stream_usage_is_exact_and_invisible_to_the_user(server, client
         7,
     )
     assert "otel_tokens.usage.estimated" not in span.attributes
-
-
-def instrumentor_reset(telemetry):
-    """Re-instrument so the recorder picks up settings changed inside a test."""
-    from otel_tokens_openai import OpenAIInstrumentor
-
-    OpenAIInstrumentor().uninstrument()
-    OpenAIInstrumentor().instrument(
-        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
-    )
 
 
 def test_stream_abandoned_early_ends_on_garbage_collection(server, client, telemetry):
@@ -354,12 +344,12 @@ def test_unknown_model_gets_no_cost_and_is_counted(server, client, telemetry, ca
 
 
 @pytest.mark.parametrize("capture", [False, True])
-def test_content_capture_is_opt_in(server, client, telemetry, capture):
+def test_content_capture_is_opt_in(server, client, telemetry, capture, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
     _runtime.set_settings(Settings(capture_content=capture))
-    instrumentor_reset(telemetry)
+    reinstrument()
     server.enqueue(Scenario(text="Hello, human."))
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     span = only_span(telemetry)
@@ -443,7 +433,9 @@ def test_nested_instrumented_call_is_counted_once(server, client, telemetry):
     assert telemetry.points("gen_ai.client.token.usage") == []
 
 
-def test_internal_failure_never_reaches_the_user(server, client, telemetry, monkeypatch, caplog):
+def test_internal_failure_never_reaches_the_user(
+    server, client, telemetry, monkeypatch, caplog, reinstrument
+):
     from otel_tokens_openai import _extract
 
     from otel_tokens import _safety
@@ -453,7 +445,7 @@ def test_internal_failure_never_reaches_the_user(server, client, telemetry, monk
     from otel_tokens_openai import _endpoints
 
     monkeypatch.setitem(_endpoints._RESULTS, "chat", _extract.chat_result)
-    instrumentor_reset(telemetry)
+    reinstrument()
     server.enqueue(Scenario(prompt_tokens=3, completion_tokens=2))
     response = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert response.usage.prompt_tokens == 3
@@ -492,7 +484,7 @@ def test_tags_arrive_through_baggage(server, client, telemetry):
     assert point.attributes["otel_tokens.tag.team"] == "checkout"
 
 
-def test_price_override_file_prices_a_fine_tuned_model(server, client, telemetry, tmp_path):
+def test_price_override_file_prices_a_fine_tuned_model(server, client, telemetry, tmp_path, reinstrument):
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
 
@@ -502,7 +494,7 @@ def test_price_override_file_prices_a_fine_tuned_model(server, client, telemetry
         '[[discount]]\nprovider = "openai"\nmodel = "*"\nmultiplier = 0.5\n'
     )
     _runtime.set_settings(Settings(price_overrides=str(overrides)))
-    instrumentor_reset(telemetry)
+    reinstrument()
     server.enqueue(Scenario(prompt_tokens=1000, completion_tokens=100))
     client.chat.completions.create(model="ft:gpt-4o-mini:acme:support:abc1", messages=MESSAGES)
     span = only_span(telemetry)
