@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 from otel_tokens_cohere import _extract as ex
-from otel_tokens_cohere._endpoints import CohereEndpoint, StreamObserver
+from otel_tokens_cohere._endpoints import CohereEndpoint, CohereStreamObserver
 
 from otel_tokens.instrumentation import MAX_TOKEN_COUNT, CallResult, Usage
 
@@ -115,7 +115,7 @@ def assert_sane(result: CallResult) -> None:
 
 
 def observe(kind: str, events: list[Any]) -> CallResult:
-    return streamed(StreamObserver(kind), events)
+    return streamed(CohereStreamObserver(kind), events)
 
 
 # -- never raise, counts bounded ----------------------------------------------------------------

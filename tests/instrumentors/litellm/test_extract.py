@@ -154,7 +154,7 @@ def _chunk(**fields):
 def test_injected_usage_on_a_chunk_with_content_is_hidden_in_a_copy():
     usage = {"prompt_tokens": 20, "completion_tokens": 7, "total_tokens": 27}
     chunk = _chunk(usage=usage)
-    observer = _endpoints.StreamObserver(stream=None, injected_usage=True)
+    observer = _endpoints.LiteLLMStreamObserver(stream=None, injected_usage=True)
     shown = observer.on_item(chunk)
     plain = _chunk()
     assert shown is not chunk and not hasattr(shown, "usage")
@@ -168,7 +168,7 @@ def test_injected_usage_on_a_chunk_with_content_is_hidden_in_a_copy():
 
 def test_usage_the_user_asked_for_is_left_on_the_chunk():
     chunk = _chunk(usage={"prompt_tokens": 20, "completion_tokens": 7, "total_tokens": 27})
-    observer = _endpoints.StreamObserver(stream=None, injected_usage=False)
+    observer = _endpoints.LiteLLMStreamObserver(stream=None, injected_usage=False)
     assert observer.on_item(chunk) is None
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import litellm
 from hypothesis import given
 from hypothesis import strategies as st
-from otel_tokens_litellm._endpoints import StreamObserver
+from otel_tokens_litellm._endpoints import LiteLLMStreamObserver
 from otel_tokens_litellm._extract import chat_result, embeddings_result, text_completion_result, usage_of
 
 from otel_tokens.instrumentation import SKIP, CallResult, Usage
@@ -170,7 +170,7 @@ CHUNK_FORMS = st.sampled_from([_plain, sdk_form(litellm.types.utils.ModelRespons
 
 
 def stream_result(chunks: list[Any], injected: bool = False) -> CallResult:
-    observer = StreamObserver(stream=None, injected_usage=injected)
+    observer = LiteLLMStreamObserver(stream=None, injected_usage=injected)
     for chunk in chunks:
         shown = observer.on_item(chunk)
         assert shown is None or injected  # without the opt-in, every chunk reaches the user unchanged
@@ -379,7 +379,7 @@ def test_a_bad_chunk_field_loses_that_field_only(field, garbage):
 @PROPERTY
 @given(GARBAGE)
 def test_garbage_chunks_in_an_injected_stream_are_shown_or_hidden_never_broken(garbage):
-    observer = StreamObserver(stream=None, injected_usage=True)
+    observer = LiteLLMStreamObserver(stream=None, injected_usage=True)
     for chunk in [*STREAM[:4], garbage, STREAM[4]]:
         shown = observer.on_item(chunk)
         assert shown is None or shown is SKIP or isinstance(shown, dict)

@@ -14,7 +14,7 @@ from typing import Any
 import ollama
 from hypothesis import given
 from hypothesis import strategies as st
-from otel_tokens_ollama._endpoints import OllamaEndpoint, Plan, StreamObserver
+from otel_tokens_ollama._endpoints import OllamaEndpoint, PartStreamObserver, Plan
 from otel_tokens_ollama._extract import CHAT, EMBED, EMBEDDINGS, GENERATE, response_result
 
 from otel_tokens.instrumentation import CallResult, Estimate, Usage
@@ -127,7 +127,7 @@ def expected(usage: Usage, read: Any) -> Usage:
 
 
 def stream_result(parts: list[Any], kind: str = CHAT, cached_prompt: Any = None) -> CallResult | None:
-    return streamed(StreamObserver(kind, Plan(stream=True, cached_prompt=cached_prompt)), parts)
+    return streamed(PartStreamObserver(kind, Plan(stream=True, cached_prompt=cached_prompt)), parts)
 
 
 def assert_sane(result: CallResult | None) -> None:

@@ -2,7 +2,7 @@
 
 The core (``otel_tokens.instrumentation``) runs the call: suppression, nested-call counting, span,
 stream proxy, ending exactly once. A :class:`CohereEndpoint` only describes the request and reads
-the result; :class:`StreamObserver` only reads the events all Cohere streams share. One named
+the result; :class:`CohereStreamObserver` only reads the events all Cohere streams share. One named
 exception: :func:`embed_batch_wrapper`, for the batches ``Client.embed`` runs on a thread pool.
 """
 
@@ -75,8 +75,8 @@ class CohereEndpoint(Endpoint):
     def read_result(self, result: Any, plan: Any) -> CallResult:
         return _RESULTS[self.kind](result)
 
-    def stream_observer(self, result: Any, plan: Any) -> StreamObserver | None:
-        return StreamObserver(self.kind) if self.stream else None
+    def stream_observer(self, result: Any, plan: Any) -> CohereStreamObserver | None:
+        return CohereStreamObserver(self.kind) if self.stream else None
 
 
 # (client base URL, client class) -> (provider, host, port). The client wrapper keeps the same
@@ -123,7 +123,7 @@ def _in_batch_worker(instance: Any) -> bool:
         return False
 
 
-class StreamObserver:
+class CohereStreamObserver:
     """Events of a v1 chat or generate stream (NDJSON, ``event_type``) or a v2 chat stream (SSE,
     ``type``): ids, text, finish reason, and usage from v1 ``stream-end`` or v2 ``message-end``.
 

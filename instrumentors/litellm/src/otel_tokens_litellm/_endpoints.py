@@ -116,9 +116,9 @@ class LiteLLMEndpoint(Endpoint):
     def read_result(self, result: Any, plan: Plan) -> CallResult:
         return _RESULTS[self.kind](result)
 
-    def stream_observer(self, result: Any, plan: Plan) -> StreamObserver | None:
+    def stream_observer(self, result: Any, plan: Plan) -> LiteLLMStreamObserver | None:
         if plan.stream and (hasattr(result, "__next__") or hasattr(result, "__anext__")):
-            return StreamObserver(result, plan.injected_usage)
+            return LiteLLMStreamObserver(result, plan.injected_usage)
         return None
 
     def wrap_result(self, invocation: Invocation, result: Any, prepared: Prepared, is_async: bool) -> Any:
@@ -188,7 +188,7 @@ def _configured_api_base(target: Target) -> str | None:
     return None
 
 
-class StreamObserver(openai_shape.ChatStreamObserverBase):
+class LiteLLMStreamObserver(openai_shape.ChatStreamObserverBase):
     """Chunks of a ``CustomStreamWrapper`` (chat) or ``TextCompletionStreamWrapper``.
 
     Usage is read from the chunk that carries it, which LiteLLM sends only when

@@ -3,7 +3,7 @@
 The core (``otel_tokens.instrumentation``) runs the call: suppression, span, stream proxy,
 ending exactly once. An :class:`OllamaEndpoint` only describes the request and reads the
 result; a streamed call returns a generator (sync) or an async generator, which the core hands
-back behind a transparent proxy, and the :class:`StreamObserver` only reads its parts.
+back behind a transparent proxy, and the :class:`PartStreamObserver` only reads its parts.
 """
 
 from __future__ import annotations
@@ -71,13 +71,13 @@ class OllamaEndpoint(Endpoint):
     def read_result(self, result: Any, plan: Plan) -> CallResult:
         return ex.with_cached_prompt(ex.response_result(self.kind, result), result, plan.cached_prompt)
 
-    def stream_observer(self, result: Any, plan: Plan) -> StreamObserver | None:
+    def stream_observer(self, result: Any, plan: Plan) -> PartStreamObserver | None:
         if plan.stream and (hasattr(result, "__next__") or hasattr(result, "__anext__")):
-            return StreamObserver(self.kind, plan)
+            return PartStreamObserver(self.kind, plan)
         return None
 
 
-class StreamObserver:
+class PartStreamObserver:
     """Chat or generate stream parts: generated text, and the final ``done`` part's usage."""
 
     __slots__ = ("_kind", "_plan", "_last", "_final", "_generated")
