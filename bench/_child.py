@@ -93,12 +93,12 @@ def first_call() -> dict[str, Any]:
         started = clock()
         _wire.chat(client)
         later.append(clock() - started)
-    from otel_tokens import _price_data
+    from otel_tokens import _runtime
 
     return {
         "first_us": first / 1e3,
         "steady_us": statistics.median(later) / 1e3,
-        "price_data_loaded": _price_data._loaded is not None,  # noqa: SLF001 - a check, not a use
+        "price_data_loaded": _runtime.STATE.price_library is not None,
     }
 
 

@@ -23,7 +23,8 @@ def _value(any_value: Any) -> Any:
 
 
 class OtlpReceiver:
-    """Collects spans (name, attributes, resource attributes) and metric points (name, attributes)."""
+    """Collects spans (name, attributes, resource attributes) and metric points (name, scope,
+    attributes, resource attributes; a histogram's sum and count, a counter's value)."""
 
     def __init__(self) -> None:
         self.spans: list[dict[str, Any]] = []
@@ -88,15 +89,20 @@ class OtlpReceiver:
             elif path.endswith("/v1/metrics"):
                 request = ExportMetricsServiceRequest.FromString(body)
                 for resource_metrics in request.resource_metrics:
+                    resource = {a.key: _value(a.value) for a in resource_metrics.resource.attributes}
                     for scope_metrics in resource_metrics.scope_metrics:
                         for metric in scope_metrics.metrics:
                             kind = metric.WhichOneof("data")
+                            histogram = kind == "histogram"
                             for point in getattr(metric, kind).data_points:
                                 self.metrics.append(
                                     {
                                         "name": metric.name,
                                         "scope": scope_metrics.scope.name,
                                         "attributes": {a.key: _value(a.value) for a in point.attributes},
-                                        "sum": getattr(point, "sum", None) if kind == "histogram" else None,
+                                        "sum": point.sum if histogram else None,
+                                        "count": point.count if histogram else None,
+                                        "value": None if histogram else point.as_int or point.as_double,
+                                        "resource": resource,
                                     }
                                 )

@@ -1,30 +1,27 @@
-"""Shared fixtures: strict guard (internal errors fail tests), fresh otel-tokens state per test."""
+"""Shared fixture: strict guard (internal errors fail tests) and fresh otel-tokens state per test."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from otel_tokens import _runtime, _safety, _worker
+from otel_tokens import _runtime, _safety
 
 
 @pytest.fixture(autouse=True)
-def strict_guard():
-    """Internal errors raise under test instead of being logged; background failures fail the test."""
-    _safety.set_strict(True)
-    _worker.failures.clear()
-    yield
-    _worker.flush()
-    failures = list(_worker.failures)
-    _worker.failures.clear()
-    assert not failures, f"background task failed: {failures!r}"
-
-
-@pytest.fixture(autouse=True)
-def fresh_runtime(monkeypatch):
-    """Each test starts from environment-free settings."""
-    for name in list(__import__("os").environ):
+def fresh_state(monkeypatch):
+    """Each test starts from environment-free settings and a fresh process state; internal errors
+    raise instead of being logged, and a failure of a background task fails the test."""
+    for name in list(os.environ):
         if name.startswith("OTEL_TOKENS_") or name == "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT":
             monkeypatch.delenv(name)
+    _safety.set_strict(True)
     _runtime.reset()
     yield
+    worker = _runtime.STATE.worker
+    if worker is not None:
+        worker.flush()
+    failures = list(_runtime.STATE.worker_failures)
     _runtime.reset()
+    assert not failures, f"background task failed: {failures!r}"

@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import uuid
 
 import openai
 import pytest
 
 import otel_tokens
-from otel_tokens import ConfigurationError
+from otel_tokens import ConfigurationError, _runtime
 from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
 
 from ._otlp_receiver import OtlpReceiver
@@ -191,12 +192,16 @@ def test_client_not_installed_is_skipped_without_error(memory, monkeypatch, capl
     assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
 
 
-def test_httpx2_is_fully_imported_before_prices_load_in_the_background(memory):
-    # openai 2.x reads sys.modules["httpx2"] when a client is built; our price-loading thread
-    # must never leave it half-imported there while the user's code builds a client.
-    sys.modules.pop("httpx2", None)
+def test_prices_are_loaded_on_the_callers_thread_before_init_returns(memory):
+    # Loading prices is mostly importing (genai-prices, pydantic, httpx2): a thread of ours doing
+    # that would hold import locks that a fork() could leave held in the child forever, and would
+    # leave httpx2 half-imported while openai 2.x builds a client. So none is started.
+    before = set(threading.enumerate())
     otel_tokens.init(tracer_provider=memory.tracer_provider, meter_provider=memory.meter_provider)
+    assert _runtime.STATE.price_library is not None
     assert hasattr(sys.modules["httpx2"], "URL")
+    started = [thread.name for thread in set(threading.enumerate()) - before]
+    assert not [name for name in started if name.startswith("otel-tokens")], started
 
 
 # --- typed keyword arguments and what init() refuses ------------------------------------------

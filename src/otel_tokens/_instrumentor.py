@@ -68,8 +68,9 @@ class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             _log_configuration_error(error)
             return
         self._patches = PatchSet(self.patch_specs(), recorder)
-        # Load the price data now, off the call path, so the first LLM call does not wait for it.
-        _runtime.preload_prices()
+        # Load the price data now, so the first LLM call does not wait for it; on this thread,
+        # so no import is left half done by a thread of ours when the program forks.
+        _runtime.load_prices()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if self._patches is not None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from otel_tokens import _runtime
 from otel_tokens.usage import Usage
 
 if TYPE_CHECKING:
@@ -146,31 +146,33 @@ class Library:
     version: str
 
 
-_LOAD_LOCK = threading.Lock()
-_loaded: Library | None = None
-
-
 def load() -> Library:
-    """Import genai-prices and its data once per process (~70 ms); other callers wait for it."""
-    global _loaded
-    if _loaded is not None:
-        return _loaded
-    with _LOAD_LOCK:
-        if _loaded is None:
-            import genai_prices
-            from genai_prices import data_snapshot, types, units, update_prices
+    """Import genai-prices and its data once per process (~70 ms); kept in the process state.
 
-            data_snapshot.get_snapshot()
-            # The registry instance the library itself prices with, so units cannot disagree.
-            registry = units._get_registry()  # pyright: ignore[reportPrivateUsage]
-            _loaded = Library(data_snapshot, types, update_prices, registry, genai_prices.__version__)
-    return _loaded
+    No lock of ours: Python's import system already makes concurrent first loads wait for one
+    import, and a race at worst builds the same small :class:`Library` twice. A lock here would
+    be one more thing a ``fork()`` could leave held in the child; the import itself runs on the
+    caller's thread of ``init()`` (see ``otel_tokens._runtime.load_prices``).
+    """
+    loaded = _runtime.STATE.price_library
+    if loaded is not None:
+        return loaded
+    import genai_prices
+    from genai_prices import data_snapshot, types, units, update_prices
+
+    data_snapshot.get_snapshot()
+    # The registry instance the library itself prices with, so units cannot disagree.
+    registry = units._get_registry()  # pyright: ignore[reportPrivateUsage]
+    loaded = Library(data_snapshot, types, update_prices, registry, genai_prices.__version__)
+    _runtime.STATE.price_library = loaded
+    return loaded
 
 
 def version() -> str:
     """The installed genai-prices version (read from its metadata until the library is loaded)."""
-    if _loaded is not None:
-        return _loaded.version
+    loaded = _runtime.STATE.price_library
+    if loaded is not None:
+        return loaded.version
     from importlib.metadata import version as distribution_version
 
     return distribution_version("genai-prices")

@@ -13,13 +13,15 @@ import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from otel_tokens import _runtime
+
 logger = logging.getLogger("otel_tokens")
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 _strict = False
-_reported: set[str] = set()
+"""The test harness's mode, not process state: ``_runtime.STATE.reset()`` leaves it alone."""
 
 
 def set_strict(strict: bool) -> None:
@@ -36,10 +38,11 @@ def report(where: str, error: BaseException) -> None:
     """Log an internal error once per call site; re-raise it in strict mode."""
     if _strict:
         raise error
-    if where in _reported:
+    reported = _runtime.STATE.reported
+    if where in reported:
         logger.debug("otel-tokens internal error in %s (repeat)", where, exc_info=error)
         return
-    _reported.add(where)
+    reported.add(where)
     logger.warning(
         "otel-tokens internal error in %s; the instrumented call is not affected, "
         "but its telemetry may be incomplete (logged once per place)",

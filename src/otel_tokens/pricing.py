@@ -212,6 +212,14 @@ class PriceBook:
                 self._updater.stop()
                 self._updater = None
 
+    def after_fork_in_child(self) -> None:
+        """In a forked child: a fresh lock (a parent's thread may have held this one); resolved
+        prices are kept. The parent's ``auto_update`` thread does not exist in the child, which
+        keeps the prices it inherited (genai-prices' updater state cannot be trusted after a
+        fork, so it is not restarted)."""
+        self._lock = threading.RLock()
+        self._updater = None
+
     @property
     def data_version(self) -> str:
         """The price data in use: ``genai-prices <version>``, plus ``+auto-update`` once fetched."""

@@ -142,6 +142,10 @@ DROP_ESTIMATE_QUEUE_FULL: Final = "estimate_queue_full"
 """The local-estimate queue was full; the call was recorded at once, without estimated counts."""
 DROP_SPAN_TAGS_LIMIT: Final = "span_tag_limit"
 """A call carried more business tags than the span limit; the excess tags are not on the span."""
+DROP_SPAN_EXPORT_FAILED: Final = "span_export_failed"
+"""Spans the exporter ``init()`` created could not send (backend refusing, not answering, erroring)."""
+DROP_METRIC_EXPORT_FAILED: Final = "metric_export_failed"
+"""Metric points the exporter ``init()`` created could not send."""
 
 # Metrics
 OTEL_TOKENS_CLIENT_COST: Final = "otel_tokens.client.cost"

@@ -63,7 +63,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from otel_tokens import _safety
+from otel_tokens import _runtime, _safety
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -220,13 +220,47 @@ def _parse_ranks(data: bytes) -> dict[bytes, int]:
 class _Slot:
     """One encoding's load state: loaded once, under ``lock``; ``done`` is set afterwards."""
 
-    __slots__ = ("lock", "done", "encoding", "warming")
+    __slots__ = ("lock", "done", "encoding", "count", "warming")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.done = threading.Event()
         self.encoding: tiktoken.Encoding | None = None
+        self.count: Callable[[str], int] = _heuristic  # the encoding's counter, once loaded
         self.warming = False
+
+
+_COUNTED_TEXT_CHARS = 1024
+_COUNTED_TEXTS = 1024
+
+
+def _counter_of(encoding: tiktoken.Encoding) -> Callable[[str], int]:
+    """Tokens of a text in ``encoding``, remembered for short texts: roles, names, a system prompt
+    sent with every request.
+
+    A chat estimate encodes a role and a text per message; those that recur need no encode after
+    the first. Besides its own time, each encode releases the GIL (tiktoken does around its Rust
+    code), and a background thread beside a busy main thread may wait long to take it back. At
+    most ``_COUNTED_TEXTS`` texts of at most ``_COUNTED_TEXT_CHARS`` characters are kept (about
+    1 MiB at worst), forgotten when full.
+    """
+    # encode_ordinary: user text containing "<|endoftext|>" is text, and must not raise.
+    encode = encoding.encode_ordinary
+    counts: dict[str, int] = {}
+
+    def count(text: str) -> int:
+        if not text:
+            return 0
+        if len(text) > _COUNTED_TEXT_CHARS:
+            return len(encode(text))
+        known = counts.get(text)
+        if known is None:
+            if len(counts) >= _COUNTED_TEXTS:
+                counts.clear()
+            known = counts[text] = len(encode(text))
+        return known
+
+    return count
 
 
 def check_tokenizer_dir(setting: str, path: str) -> str:
@@ -363,11 +397,9 @@ class Tokenizer:
 
     def _counter(self, model: str | None) -> tuple[Callable[[str], int], str]:
         name = self.encoding_name_for_model(model)
-        encoding = self._encoding(name) if name is not None else None
-        if encoding is None:
+        if name is None or self._encoding(name) is None:
             return _heuristic, HEURISTIC
-        # encode_ordinary: user text containing "<|endoftext|>" is text, and must not raise.
-        return (lambda text: len(encoding.encode_ordinary(text))), f"tiktoken:{name}"
+        return self._slots[name].count, f"tiktoken:{name}"
 
     def _encoding(self, name: str) -> tiktoken.Encoding | None:
         slot = self._slots[name]
@@ -376,6 +408,8 @@ class Tokenizer:
                 if not slot.done.is_set():
                     try:
                         slot.encoding = self._load(name)
+                        if slot.encoding is not None:
+                            slot.count = _counter_of(slot.encoding)
                     except Exception:  # noqa: BLE001 - a failed load means the heuristic, not an error
                         if _safety.is_strict():  # under our own tests a bug here must not hide
                             raise
@@ -504,13 +538,15 @@ def _message_texts(message: Any, texts: list[str]) -> bool | None:
 
 
 _instances: weakref.WeakSet[Tokenizer] = weakref.WeakSet()
+"""Every live Tokenizer, to renew after a fork; a registry of objects, not state of its own."""
 
 
 def _after_fork_in_child() -> None:
-    # A load running on another thread of the parent does not exist in the child, but its lock
-    # would stay held there forever: give unfinished encodings a fresh slot.
-    global _default_lock
-    _default_lock = threading.Lock()
+    """Called by the process state's fork hook (``otel_tokens._runtime``) in the child.
+
+    A load running on another thread of the parent does not exist in the child, but its lock
+    would stay held there forever: give unfinished encodings a fresh slot.
+    """
     for tokenizer in list(_instances):
         tokenizer._warm_lock = threading.Lock()
         tokenizer._slots = {
@@ -518,21 +554,20 @@ def _after_fork_in_child() -> None:
         }
 
 
-if hasattr(os, "register_at_fork"):  # not on Windows
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-_default_lock = threading.Lock()
-_default: Tokenizer | None = None
-
-
 def default_tokenizer() -> Tokenizer:
-    """The process-wide Tokenizer, created on first use (without loading anything)."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = Tokenizer()
-    return _default
+    """The process-wide Tokenizer, created on first use (without loading anything).
+
+    The one otel-tokens estimates with (it lives in the process state, ``otel_tokens._runtime``).
+    """
+    state = _runtime.STATE
+    tokenizer = state.tokenizer
+    if tokenizer is None:
+        with state.lock:
+            if state.tokenizer is None:
+                state.tokenizer, state.tokenizer_dir = Tokenizer(), None
+            tokenizer = state.tokenizer
+    assert tokenizer is not None
+    return tokenizer
 
 
 def configure_default(tokenizer_dir: str | os.PathLike[str] | None) -> None:
@@ -540,6 +575,7 @@ def configure_default(tokenizer_dir: str | os.PathLike[str] | None) -> None:
 
     Encodings the previous instance loaded are not carried over; they load again on next use.
     """
-    global _default
-    with _default_lock:
-        _default = Tokenizer(tokenizer_dir)
+    state = _runtime.STATE
+    with state.lock:
+        state.tokenizer = Tokenizer(tokenizer_dir)
+        state.tokenizer_dir = None if tokenizer_dir is None else os.fspath(tokenizer_dir)
