@@ -74,7 +74,6 @@ def test_unsupported_client_version_is_warned_about(monkeypatch, caplog):
     monkeypatch.setattr(
         _dependencies, "installed_version", lambda name: "1.30.0" if name == "openai" else None
     )
-    monkeypatch.setattr(_dependencies, "_warned", set())
     with caplog.at_level(logging.WARNING, logger="otel_tokens"):
         assert check_installed_clients() == ["openai 1.30.0"]
     [record] = [r for r in caplog.records if r.levelno == logging.WARNING]

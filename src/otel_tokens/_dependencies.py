@@ -13,8 +13,9 @@ from importlib.metadata import PackageNotFoundError, version
 from opentelemetry.instrumentation.dependencies import DependencyConflict, DependencyConflictError
 from packaging.requirements import Requirement
 
+from otel_tokens import _runtime
+
 logger = logging.getLogger("otel_tokens")
-_warned: set[str] = set()
 
 
 def installed_version(package: str) -> str | None:
@@ -51,10 +52,11 @@ def check_client(requirement: str) -> bool:
 
 
 def warn_unsupported(found: DependencyConflict) -> None:
-    key = str(found.found)
-    if key in _warned:
+    key = f"version: {found.found}"
+    reported = _runtime.STATE.reported
+    if key in reported:
         return
-    _warned.add(key)
+    reported.add(key)
     logger.warning(
         "otel-tokens: %s is installed but otel-tokens supports %s; its calls are NOT instrumented, "
         "so their tokens and cost are not recorded. Install a supported version or a newer otel-tokens.",

@@ -78,9 +78,6 @@ class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._patches = None
 
 
-_logged_configuration_errors: set[str] = set()
-
-
 def _log_configuration_error(error: ConfigurationError) -> None:
     """One ERROR per distinct configuration error, not one per client.
 
@@ -88,7 +85,8 @@ def _log_configuration_error(error: ConfigurationError) -> None:
     launcher from loading the instrumentations after this one.
     """
     message = str(error)
-    if message in _logged_configuration_errors:
+    reported = _runtime.STATE.reported
+    if "config: " + message in reported:
         return
-    _logged_configuration_errors.add(message)
+    reported.add("config: " + message)
     logger.error("otel-tokens: invalid configuration, no LLM client is instrumented: %s", message)

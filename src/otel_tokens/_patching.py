@@ -22,6 +22,7 @@ from typing import Any
 
 import wrapt
 
+from otel_tokens import _runtime
 from otel_tokens._safety import call_guarded
 
 logger = logging.getLogger("otel_tokens")
@@ -87,8 +88,8 @@ class PatchSet:
                     logger.debug("otel-tokens: %s.%s is already wrapped", spec.module, spec.target)
                     continue
                 wrapper = spec.make_wrapper(self._context)
-                with _live_lock:
-                    _live[key] = self._registered[key] = wrapper
+                with _runtime.STATE.live_lock:
+                    _runtime.STATE.live_wrappers[key] = self._registered[key] = wrapper
                 if existing is not None:
                     # A removed set's wrapper is stuck under another library's: it hands its
                     # calls to this set's wrapper (see _gated), so there is nothing to wrap.
@@ -111,7 +112,7 @@ class PatchSet:
         ) -> Any:
             if self._active:
                 return wrapper(wrapped, instance, args, kwargs)
-            live = _live.get(key)
+            live = _runtime.STATE.live_wrappers.get(key)
             if live is not None:
                 return live(wrapped, instance, args, kwargs)
             return wrapped(*args, **kwargs)
@@ -140,17 +141,14 @@ class PatchSet:
             self._delegated.clear()
 
     def _unregister(self, key: tuple[int, str]) -> None:
-        with _live_lock:
+        state = _runtime.STATE
+        with state.live_lock:
             mine = self._registered.pop(key, None)
-            if mine is not None and _live.get(key) is mine:
-                del _live[key]
+            if mine is not None and state.live_wrappers.get(key) is mine:
+                del state.live_wrappers[key]
 
 
 _MARK = "__otel_tokens_patch_set__"
-# (id(owner), attribute) -> the wrapper of the set now active for that method (owners are
-# classes and modules, which live as long as the process).
-_live: dict[tuple[int, str], Wrapper] = {}
-_live_lock = threading.Lock()
 
 
 def _ours_in_chain(value: Any) -> Any:

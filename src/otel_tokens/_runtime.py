@@ -14,8 +14,9 @@ does waits on a lock or a thread of its parent, and its metrics start from zero 
 (:meth:`otel_tokens._worker.Worker.hold_for_fork`), so no import of ours is half done in the
 child.
 
-This module imports no other otel-tokens module at import time (those it needs are imported
-when first used), so every module, down to the guard, can reach the state.
+This module imports no other otel-tokens module at import time, ``semconv``'s constants aside
+(those it needs are imported when first used), so every module, down to the guard, can reach
+the state.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+
+from otel_tokens.semconv import OTEL_TOKENS_TAG_PREFIX
 
 if TYPE_CHECKING:
     from otel_tokens._export import ExportHealth
@@ -62,7 +67,19 @@ class ProcessState:
     worker_failures: list[BaseException]
     """Errors raised by background tasks in strict mode (the project's tests assert it is empty)."""
     reported: set[str]
-    """Places whose internal error was already logged (``otel_tokens._safety.report``)."""
+    """What was already logged once: internal errors by place (``otel_tokens._safety.report``),
+    configuration errors (``config:`` + message), unsupported client versions (``version:`` +
+    the version found)."""
+    baggage_prefix: str
+    """Baggage keys under this prefix are tags (``otel_tokens._tags``)."""
+    default_tags: Mapping[str, str]
+    last_tags: tuple[Any, Mapping[str, str], Mapping[str, str], Mapping[str, str]] | None
+    """The last context's effective tags: (otel context, explicit tags, defaults, merged)."""
+    live_wrappers: dict[tuple[int, str], Callable[..., Any]]
+    """(id(owner), attribute) -> the wrapper of the patch set now active for that method; a
+    wrapper of a removed set that could not be taken out hands its calls to it
+    (``otel_tokens._patching``)."""
+    live_lock: threading.Lock
     export: ExportHealth | None
     """Export failures of the providers ``init()`` created: counted, reported once."""
 
@@ -73,12 +90,14 @@ class ProcessState:
         """Forget everything: the state of a process that has not used otel-tokens yet.
 
         For tests. Tasks already queued on the worker run first (bounded), so nothing of a
-        previous test lands in the next one. Patches and providers are not undone here:
-        ``otel_tokens.shutdown()`` and ``uninstrument()`` do that.
+        previous test lands in the next one, and the clients instrumented are uninstrumented.
+        Providers ``init()`` created are not shut down: ``otel_tokens.shutdown()`` does that.
         """
         worker = getattr(self, "worker", None)
         if worker is not None:
             worker.flush(10.0)
+        for instrumentor in getattr(self, "instrumentors", {}).values():
+            instrumentor.uninstrument()
         self.lock = threading.RLock()
         self.settings = self.price_book = self.tag_guard = None
         self.tokenizer = self.tokenizer_dir = None
@@ -91,9 +110,11 @@ class ProcessState:
         self.worker_failures = []
         self.reported = set()
         self.export = None
-        tags = sys.modules.get("otel_tokens._tags")
-        if tags is not None:
-            tags.configure("otel_tokens.tag.", {})
+        self.baggage_prefix = OTEL_TOKENS_TAG_PREFIX
+        self.default_tags = MappingProxyType({})
+        self.last_tags = None
+        self.live_wrappers = {}
+        self.live_lock = threading.Lock()
 
     def before_fork(self) -> None:
         """In the parent, before ``fork()``: let the worker finish the task in hand."""
@@ -114,6 +135,7 @@ class ProcessState:
         others are not imported here.
         """
         self.lock = threading.RLock()
+        self.live_lock = threading.Lock()
         self.worker = None
         self.worker_failures = []
         self.reported = set()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from otel_tokens._errors import ConfigurationError
+from otel_tokens.semconv import OTEL_TOKENS_TAG_PREFIX
 
 logger = logging.getLogger("otel_tokens")
 
@@ -70,7 +71,7 @@ class Settings:
     metric_tag_keys: tuple[str, ...] = DEFAULT_METRIC_TAG_KEYS
     max_tag_values: int = 100
     default_tags: Mapping[str, str] = field(default_factory=dict)
-    baggage_prefix: str = "otel_tokens.tag."
+    baggage_prefix: str = OTEL_TOKENS_TAG_PREFIX
     price_overrides: str | None = None
     price_auto_update: bool = False
     tokenizer_dir: str | None = None

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from opentelemetry import baggage, context
 
-from otel_tokens import semconv
+from otel_tokens import _runtime, semconv
 from otel_tokens._errors import ConfigurationError
 from otel_tokens._settings import TAG_KEY_PATTERN
 
@@ -78,7 +78,7 @@ class tags:  # noqa: N801 - used like a function: `with tags(team="search"):`
         if self._propagate:
             ctx = context.get_current()
             for key, value in self._tags.items():
-                ctx = baggage.set_baggage(_baggage_prefix + key, value, ctx)
+                ctx = baggage.set_baggage(_runtime.STATE.baggage_prefix + key, value, ctx)
             otel_token = context.attach(ctx)
         self._tokens.append((token, otel_token))
         return self
@@ -124,41 +124,38 @@ def current_tags() -> Mapping[str, str]:
     return _current.get()
 
 
-_baggage_prefix = "otel_tokens.tag."
-_default_tags: Mapping[str, str] = _EMPTY
-
-
 def configure(baggage_prefix: str, default_tags: Mapping[str, str]) -> None:
-    """Set the baggage key prefix and the default tags (called by the recorder's set-up)."""
-    global _baggage_prefix, _default_tags
-    _baggage_prefix = baggage_prefix
-    _default_tags = MappingProxyType(dict(default_tags))
+    """Set the baggage key prefix and the default tags (called when settings are applied)."""
+    state = _runtime.STATE
+    state.baggage_prefix = baggage_prefix
+    state.default_tags = MappingProxyType(dict(default_tags))
 
 
 MAX_SPAN_TAGS = 32
 """Most business tags one span carries: the span's 128-attribute limit must keep the conventions'
 own attributes, whatever the propagated baggage holds."""
 
-# The last context's effective tags: (otel context, explicit tags, defaults) -> merged. Baggage
-# may hold thousands of entries (up to the W3C header limit), and a context's are read once.
-_last: tuple[Any, Mapping[str, str], Mapping[str, str], Mapping[str, str]] | None = None
-
 
 def effective_tags() -> Mapping[str, str]:
-    """Defaults, overlaid by baggage, overlaid by ``tags()``: what the next call is tagged with."""
-    global _last
+    """Defaults, overlaid by baggage, overlaid by ``tags()``: what the next call is tagged with.
+
+    The last context's result is kept (``STATE.last_tags``): baggage may hold thousands of
+    entries (up to the W3C header limit), and a context's are read once.
+    """
+    state = _runtime.STATE
     explicit = _current.get()
     ctx = context.get_current()
-    last = _last
-    if last is not None and last[0] is ctx and last[1] is explicit and last[2] is _default_tags:
+    defaults = state.default_tags
+    last = state.last_tags
+    if last is not None and last[0] is ctx and last[1] is explicit and last[2] is defaults:
         return last[3]
     entries = baggage.get_all(ctx)
-    if not entries and not _default_tags:
+    if not entries and not defaults:
         merged: Mapping[str, str] = explicit
     else:
-        values = dict(_default_tags)
+        values = dict(defaults)
         if entries:
-            prefix = _baggage_prefix
+            prefix = state.baggage_prefix
             cut = len(prefix)
             for key, value in entries.items():
                 if key.startswith(prefix) and isinstance(value, str) and value:
@@ -167,7 +164,7 @@ def effective_tags() -> Mapping[str, str]:
                         values[tag] = value[:MAX_TAG_VALUE_LENGTH]
         values.update(explicit)
         merged = values
-    _last = (ctx, explicit, _default_tags, merged)
+    state.last_tags = (ctx, explicit, defaults, merged)
     return merged
 
 
