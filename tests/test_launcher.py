@@ -29,13 +29,16 @@ def _launcher() -> str:
     return str(Path(sys.executable).with_name("opentelemetry-instrument"))
 
 
-def test_opentelemetry_instrument_exports_tokens_cost_and_tags(tmp_path):
+@pytest.mark.parametrize("calls_init", [False, True], ids=["unmodified", "calling-init-too"])
+def test_opentelemetry_instrument_exports_tokens_cost_and_tags(tmp_path, calls_init):
+    # A program that also calls init() under the launcher: the same clients, quietly, once each.
     script = tmp_path / "app.py"
     with (
         FakeProviderServer(Scenario(prompt_tokens=100, completion_tokens=20)) as server,
         OtlpReceiver() as otlp,
     ):
-        script.write_text(f"BASE_URL = {server.url!r}\n" + SCRIPT)
+        init = "import otel_tokens\notel_tokens.init()\n" if calls_init else ""
+        script.write_text(f"BASE_URL = {server.url!r}\n" + init + SCRIPT)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
             "OTEL_SERVICE_NAME": "refund-service",
@@ -49,6 +52,7 @@ def test_opentelemetry_instrument_exports_tokens_cost_and_tags(tmp_path):
             [_launcher(), sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
         )
         assert completed.returncode == 0, completed.stderr
+        assert completed.stderr == "", completed.stderr  # nothing to say: no warning, no traceback
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not (otlp.spans and otlp.metrics):
             time.sleep(0.05)

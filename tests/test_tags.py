@@ -132,7 +132,7 @@ def test_the_tag_value_limit_holds_across_instrumented_clients():
             server.enqueue(Scenario(prompt_tokens=1, completion_tokens=1))
             with tags(team="c"):
                 claude.messages.create(
-                    model="claude-sonnet-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}]
+                    model="claude-haiku-4-5", max_tokens=8, messages=[{"role": "user", "content": "x"}]
                 )
     finally:
         for instrumentor in instrumentors:

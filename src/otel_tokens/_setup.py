@@ -143,6 +143,11 @@ def instrument(*, tracer_provider: Any = None, meter_provider: Any = None) -> li
                 continue
             try:
                 instrumentor = entry_point.load()()
+                if instrumentor.is_instrumented_by_opentelemetry:
+                    # Instrumented by opentelemetry-instrument (instrumentors are singletons):
+                    # again, so these settings and providers apply, and without the SDK's
+                    # "already instrumented" warning.
+                    instrumentor.uninstrument()
                 instrumentor.instrument(
                     skip_dep_check=True, tracer_provider=tracer_provider, meter_provider=meter_provider
                 )

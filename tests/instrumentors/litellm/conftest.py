@@ -81,6 +81,19 @@ def _fresh_sdk_clients():
     yield
 
 
+@pytest.fixture(autouse=True)
+async def _close_async_clients():
+    """Close the aiohttp sessions litellm opened, on the loop that opened them.
+
+    litellm keeps an async test's sessions in its client cache; flushed without closing, each one
+    ends the run with an "Unclosed client session" line on stderr.
+    """
+    yield
+    from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
+
+    await close_litellm_async_clients()
+
+
 @pytest.fixture
 def instrumentor_class():
     return LiteLLMInstrumentor
