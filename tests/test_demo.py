@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def test_demo_records_every_provider_with_tokens_cost_and_tags():
     env = {"PATH": ""}  # no OTEL_EXPORTER_OTLP_ENDPOINT: nothing leaves the machine
@@ -54,3 +56,57 @@ def test_demo_refuses_a_round_count_below_one():
     )
     assert done.returncode == 2
     assert "--rounds must be at least 1" in done.stderr
+
+
+def test_demo_shows_a_configuration_error_as_one_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "otel_tokens.demo"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "", "OTEL_TOKENS_MAX_TAG_VALUES": "abc"},
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "otel-tokens-demo: configuration error: OTEL_TOKENS_MAX_TAG_VALUES must be an integer from 1 to "
+        "2000 (the OpenTelemetry SDK's default cardinality limit per metric), got 'abc'"
+    ]
+
+
+def _fake_server(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "otel_tokens.testing.fake_server", *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": ""},
+        timeout=30,
+    )
+
+
+def test_fake_server_command_shows_a_taken_port_as_one_line():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _fake_server("--port", str(port))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "python -m otel_tokens.testing.fake_server: "
+        f"cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--chunks", "0"), "--chunks must be at least 1"),
+        (("--chunk-delay", "-1"), "--chunk-delay cannot be negative"),
+        (("--port", "70000"), "--port must be from 0 to 65535, got 70000"),
+    ],
+)
+def test_fake_server_command_refuses_bad_values_in_one_line(args, message):
+    done = _fake_server(*args)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1].endswith(f"error: {message}"), done.stderr
+    assert "Traceback" not in done.stderr

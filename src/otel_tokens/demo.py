@@ -258,7 +258,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--rounds must be at least 1 and --pause not negative")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     telemetry = _telemetry()
-    otel_tokens.init(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    try:
+        otel_tokens.init(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    except otel_tokens.ConfigurationError as error:
+        telemetry.shutdown()
+        parser.exit(2, f"{parser.prog}: configuration error: {error}\n")
     with FakeProviderServer() as server:
         clients = otel_tokens.instrumented_clients()
         print(f"fake provider server on {server.url}; instrumented: {clients}")

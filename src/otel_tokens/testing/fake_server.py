@@ -24,14 +24,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between stream events")
     parser.add_argument("--model", default=None, help="response model (default: echo the request's)")
     args = parser.parse_args(argv)
-    scenario = Scenario(text=args.text, chunks=args.chunks, chunk_delay=args.chunk_delay, model=args.model)
-    with FakeProviderServer(scenario, port=args.port) as server:
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be from 0 to 65535, got {args.port}")
+    try:
+        scenario = Scenario(
+            text=args.text, chunks=args.chunks, chunk_delay=args.chunk_delay, model=args.model
+        )
+    except ValueError as error:  # the scenario names the value it refuses
+        parser.error(str(error).replace("chunks", "--chunks").replace("delays", "--chunk-delay"))
+    try:
+        server = FakeProviderServer(scenario, port=args.port).start()
+    except OSError as error:
+        parser.exit(1, f"{parser.prog}: cannot listen on 127.0.0.1:{args.port}: {error.strerror or error}\n")
+    try:
         print(
             f"fake provider listening on {server.url} (OpenAI base_url: {server.url}/v1); Ctrl-C stops",
             flush=True,
         )
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+    finally:
+        server.stop()
     return 0
 
 
