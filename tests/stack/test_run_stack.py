@@ -76,3 +76,32 @@ def test_run_stack_feeds_prometheus_and_stops_what_it_started(collector_bin, pro
         returncode = script.wait(30)
     assert returncode == 130
     wait_for(lambda: not any(_alive(pid) for pid in started), f"processes {started} to exit", 20)
+
+
+def test_run_stack_refuses_a_taken_port_and_names_it(collector_bin, prometheus_bin, tmp_path):
+    import socket
+
+    port = {name: free_port() for name in ("grpc", "http", "health", "telemetry")}
+    with socket.socket() as taken:  # an earlier stack's gateway, say
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        taken_port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env.update(
+            TMPDIR=str(tmp_path),
+            PROMETHEUS_PORT=str(free_port()),
+            OTEL_TOKENS_OTLP_GRPC_ENDPOINT=f"127.0.0.1:{port['grpc']}",
+            OTEL_TOKENS_OTLP_HTTP_ENDPOINT=f"127.0.0.1:{taken_port}",
+            OTEL_TOKENS_HEALTH_ENDPOINT=f"127.0.0.1:{port['health']}",
+            OTEL_TOKENS_TELEMETRY_PORT=str(port["telemetry"]),
+        )
+        done = subprocess.run(
+            [ROOT / "scripts" / "run-stack"], capture_output=True, text=True, env=env, timeout=300
+        )
+    assert done.returncode == 1
+    assert (
+        f"run-stack: the gateway's OTLP/HTTP receiver cannot listen on 127.0.0.1:{taken_port}: the port is "
+        "taken by another process (a stack started earlier? stop it, or set OTEL_TOKENS_OTLP_HTTP_ENDPOINT)"
+    ) in done.stderr
+    assert "started prometheus" not in done.stdout
+    assert not list(tmp_path.glob("otel-tokens-stack.*"))  # refused before anything was started
