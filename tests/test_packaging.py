@@ -35,5 +35,10 @@ def test_instruments_extra_matches_instrumentation_dependencies(folder):
 
 def test_core_extras_offer_every_instrumentor():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    names = {f"otel-tokens-{folder.name.replace('_', '-')}" for folder in INSTRUMENTORS}
-    assert set(project["optional-dependencies"]["all"]) == names
+    # Pinned like the instrumentors pin the core: a matching release line on both sides.
+    names = {f"otel-tokens-{folder.name.replace('_', '-')}>=0.1.0,<0.2" for folder in INSTRUMENTORS}
+    extras = project["optional-dependencies"]
+    assert set(extras["all"]) == names
+    for folder in INSTRUMENTORS:
+        extra = folder.name.replace("_", "-")
+        assert extras[extra] == [f"otel-tokens-{extra}>=0.1.0,<0.2"]

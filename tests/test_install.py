@@ -1,0 +1,93 @@
+"""Each of the nine distributions has the metadata an index page shows: readme, summary, license
+file, classifiers, project URLs. The installs themselves are tested by scripts/test-install; the
+built archives are checked by scripts/build-dists (LICENSE inside, `twine check --strict`)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.specifiers import SpecifierSet
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDERS = [ROOT] + sorted(p for p in (ROOT / "instrumentors").iterdir() if (p / "pyproject.toml").exists())
+URLS = {"Homepage", "Documentation", "Source", "Issues"}
+
+
+def _project(folder: Path) -> dict:
+    return tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+
+
+def _id(folder: Path) -> str:
+    return "core" if folder == ROOT else folder.name
+
+
+def test_nine_distributions():
+    assert len(FOLDERS) == 9
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=_id)
+def test_metadata_is_complete(folder):
+    project = _project(folder)
+    assert project["description"].strip()
+    assert project["readme"] == "README.md"
+    assert (folder / "README.md").read_text().startswith(f"# {project['name']}")
+    assert project["license"] == "Apache-2.0"
+    assert project["license-files"] == ["LICENSE"]
+    # Each folder is built on its own (sdist, then the wheel from it), so each carries the file.
+    assert (folder / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()
+    assert project["authors"] and project["keywords"]
+    assert set(project["urls"]) == URLS
+    assert all(
+        url.startswith("https://github.com/otel-tokens/otel-tokens") for url in project["urls"].values()
+    )
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=_id)
+def test_classifiers(folder):
+    project = _project(folder)
+    classifiers = project["classifiers"]
+    assert len(classifiers) == len(set(classifiers))
+    for prefix in ("Development Status :: ", "Framework :: OpenTelemetry", "Topic :: ", "Typing :: Typed"):
+        assert any(c.startswith(prefix) for c in classifiers), prefix
+    # PEP 639: the License-Expression replaces the "License ::" classifiers, and PyPI refuses both.
+    assert not [c for c in classifiers if c.startswith("License ::")]
+    versions = [
+        c.rsplit(" :: ", 1)[1] for c in classifiers if c.startswith("Programming Language :: Python :: 3.")
+    ]
+    assert versions, "no Python version classifiers"
+    requires_python = SpecifierSet(project["requires-python"])
+    assert all(requires_python.contains(f"{v}.0") for v in versions)
+    assert not requires_python.contains(f"3.{min(int(v.split('.')[1]) for v in versions) - 1}.0")
+
+
+def test_core_and_instrumentors_share_release_metadata():
+    core = _project(ROOT)
+    for folder in FOLDERS[1:]:
+        project = _project(folder)
+        assert project["requires-python"] == core["requires-python"], folder.name
+        assert project["authors"] == core["authors"], folder.name
+        python = [c for c in project["classifiers"] if c.startswith("Programming Language")]
+        assert python == [c for c in core["classifiers"] if c.startswith("Programming Language")], folder.name
+
+
+@pytest.mark.parametrize("folder", FOLDERS[1:], ids=_id)
+def test_instrumentor_readme_states_its_range_and_install(folder):
+    project = _project(folder)
+    readme = (folder / "README.md").read_text()
+    [requirement] = project["optional-dependencies"]["instruments"]
+    assert f"`{requirement}`" in readme  # the supported versions, exactly as the extra bounds them
+    extra = project["name"].removeprefix("otel-tokens-")
+    assert f'pip install "otel-tokens[{extra}]"' in readme
+    assert f"pip install . ./instrumentors/{folder.name}" in readme
+    assert "https://github.com/otel-tokens/otel-tokens#readme" in readme  # the main README
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    readme = (ROOT / "README.md").read_text()
+    [command] = [
+        line for line in readme.splitlines() if line.startswith("python -m pip install uv && uv run pytest")
+    ]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci[-1] == command
