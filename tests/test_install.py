@@ -87,7 +87,7 @@ def test_instrumentor_readme_states_its_range_and_install(folder):
 def test_ci_runs_exactly_the_readmes_test_command():
     readme = (ROOT / "README.md").read_text()
     [command] = [
-        line for line in readme.splitlines() if line.startswith("python -m pip install uv && uv run pytest")
+        line for line in readme.splitlines() if line.startswith("scripts/uv run pytest")
     ]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert ci[-1] == command
