@@ -2,11 +2,12 @@
 
 For each call the floor does what ``otel_tokens.record`` does with plain OpenTelemetry API
 calls and precomputed constants (the canned response is known in advance): a CLIENT span with
-the same start attributes, made current around the SDK call (as the wrapper does, so HTTP
-spans would nest under it), the same response/usage/cost attributes, ``end()``; the same
-histogram and counter points with the same attribute dicts. No otel-tokens code runs on this
-path: what remains between the floor and the instrumented mode is otel-tokens' own work
-(reading the request and response, pricing, building attribute dicts, the wrapt shells).
+the same start attributes, made current around the SDK call (attached and detached directly,
+as the wrapper does, so HTTP spans would nest under it), the same response/usage/cost
+attributes, ``end()``; the same histogram and counter points with the same attribute dicts,
+given the context read once. No otel-tokens code runs on this path: what remains between the
+floor and the instrumented mode is otel-tokens' own work (reading the request and response,
+pricing, building attribute dicts, the wrapt shells).
 
 Names come from ``otel_tokens.semconv`` and bucket boundaries from ``otel_tokens.metrics``;
 both are plain constants read once at set-up. A :class:`Plan` holds one call's telemetry; the
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 
 import _wire
 import openai
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import SpanKind, TracerProvider
 
@@ -172,8 +173,11 @@ class Floor:
         """``request(client)`` inside the plan's span, then the plan's metric points."""
         span = self._tracer.start_span(plan.span_name, kind=SpanKind.CLIENT, attributes=plan.start)
         started = time.perf_counter()
-        with trace.use_span(span, record_exception=False, set_status_on_exception=False):
+        token = context.attach(trace.set_span_in_context(span))
+        try:
             result = request(client)
+        finally:
+            context.detach(token)
         duration = time.perf_counter() - started
         span.set_attributes(plan.end)
         span.end()
@@ -184,8 +188,11 @@ class Floor:
         """Open the stream inside the plan's span and read it to the end; returns the items seen."""
         span = self._tracer.start_span(plan.span_name, kind=SpanKind.CLIENT, attributes=plan.start)
         started = time.perf_counter()
-        with trace.use_span(span, record_exception=False, set_status_on_exception=False):
+        token = context.attach(trace.set_span_in_context(span))
+        try:
             stream = open_stream(client)
+        finally:
+            context.detach(token)
         first_chunk: float | None = None
         seen = 0
         for _ in stream:
@@ -201,11 +208,14 @@ class Floor:
         return seen
 
     def _record(self, plan: Plan, duration: float, first_chunk: float | None) -> None:
-        self._duration.record(duration, plan.metric)
+        # The context read once for every point, as otel_tokens.record does (the SDK reads it
+        # per point when none is given): the same exemplar decision, less work.
+        ctx = context.get_current()
+        self._duration.record(duration, plan.metric, ctx)
         if first_chunk is not None:
-            self._first_chunk.record(first_chunk, plan.metric)
+            self._first_chunk.record(first_chunk, plan.metric, ctx)
         for value, attributes in plan.tokens:
-            self._token_usage.record(value, attributes)
+            self._token_usage.record(value, attributes, ctx)
         for value, attributes in plan.details:
-            self._detail.add(value, attributes)
-        self._cost.record(plan.cost, plan.metric)
+            self._detail.add(value, attributes, ctx)
+        self._cost.record(plan.cost, plan.metric, ctx)

@@ -271,3 +271,87 @@ def test_an_interrupted_end_is_completed_by_the_next_close():
     assert observer.results == [(1, 2)]  # ...until the next close, exactly once
     proxy.close()
     assert len(observer.ends) == 1
+
+
+def test_a_stream_driven_by_next_sees_skips_and_ends_once():
+    observer = Recorder(skip={2})
+    proxy = SyncStreamProxy(Source([1, 2, 3]), observer.invocation, observer)
+    assert [next(proxy), next(proxy)] == [1, 3]
+    with pytest.raises(StopIteration):
+        next(proxy)
+    assert list(proxy) == []
+    assert observer.items == [1, 2, 3]
+    assert observer.invocation.first_chunks == 1
+    assert observer.ends == [None]
+
+
+def test_an_async_stream_driven_by_anext_sees_skips_and_ends_once():
+    async def main():
+        observer = Recorder(skip={2})
+        proxy = AsyncStreamProxy(AsyncSource([1, 2, 3]), observer.invocation, observer)
+        step = proxy.__anext__()
+        assert asyncio.iscoroutine(step)  # as the SDK's own: create_task() accepts it
+        items = [await step, await proxy.__anext__()]
+        with pytest.raises(StopAsyncIteration):
+            await proxy.__anext__()
+        return items, observer
+
+    items, observer = asyncio.run(main())
+    assert items == [1, 3]
+    assert observer.items == [1, 2, 3]
+    assert observer.invocation.first_chunks == 1
+    assert observer.ends == [None]
+
+
+def test_an_async_observer_may_skip_replace_and_fail_on_any_item():
+    from otel_tokens import _safety
+
+    class Odd(Recorder):
+        def on_item(self, item):
+            super().on_item(item)
+            if item == 3:
+                raise ValueError("bug in observer")
+            return SKIP if item == 2 else item * 10 if item == 4 else None
+
+    async def main():
+        observer = Odd()
+        proxy = AsyncStreamProxy(AsyncSource([1, 2, 3, 4, 5]), observer.invocation, observer)
+        items = [item async for item in proxy]
+        return items, observer
+
+    _safety.set_strict(False)
+    items, observer = asyncio.run(main())
+    assert items == [1, 3, 40, 5]
+    assert observer.results == [(1, 2, 3, 4, 5)]
+    assert observer.ends == [None]
+
+
+def test_an_observer_failing_on_a_later_item_passes_it_on_and_later_items_are_still_seen():
+    from otel_tokens import _safety
+
+    class FailsOnce(Recorder):
+        def on_item(self, item):
+            super().on_item(item)
+            if item == 2:
+                raise ValueError("bug in observer")
+            return None
+
+    _safety.set_strict(False)
+    observer = FailsOnce()
+    assert list(SyncStreamProxy(Source([1, 2, 3]), observer.invocation, observer)) == [1, 2, 3]
+    assert observer.results == [(1, 2, 3)]
+    assert observer.ends == [None]
+
+
+def test_in_strict_mode_an_observer_failure_ends_the_stream_with_it():
+    class Broken(Recorder):
+        def on_item(self, item):
+            super().on_item(item)
+            if item == 2:
+                raise ValueError("bug in observer")
+            return None
+
+    observer = Broken()
+    with pytest.raises(ValueError, match="bug in observer"):
+        list(SyncStreamProxy(Source([1, 2, 3]), observer.invocation, observer))
+    assert len(observer.ends) == 1 and isinstance(observer.ends[0], ValueError)

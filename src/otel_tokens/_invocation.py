@@ -66,6 +66,9 @@ class CallRequest:
     request_model: str | None
     server_address: str | None = None
     server_port: int | None = None
+    gateway: bool = False
+    """True when the host is no known provider (a gateway or proxy): ``provider`` is then only the
+    client's default, and the price is found from the model name (see ``otel_tokens.pricing``)."""
     attributes: dict[str, Any] = field(default_factory=dict)
     """Request attributes (``gen_ai.request.*``) for the span."""
     input_messages: Callable[[], Any] | None = None

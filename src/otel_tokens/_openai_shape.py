@@ -68,21 +68,25 @@ def finish_reasons(choices: Iterable[Any]) -> tuple[str, ...] | None:
 def chat_result(response: Any, read_usage: UsageReader, message_texts: TextsReader) -> CallResult:
     """A chat completion: model, id, finish reasons, usage; output text when usage is missing."""
     choices = items(get(response, "choices"))
-    messages = [get(choice, "message") for choice in choices]
     usage = read_usage(get(response, "usage"))
+    output_texts = None
+    if usage is None:
+        output_texts = [text for c in choices for text in message_texts(get(c, "message"))]
+    # The messages are read again only if content capture asks for them: not on every call.
     return CallResult(
         response_model=text_or_none(get(response, "model")),
         response_id=text_or_none(get(response, "id")),
         finish_reasons=finish_reasons(choices),
         usage=usage,
-        output_texts=None if usage is not None else [text for m in messages for text in message_texts(m)],
-        output_messages=lambda: [
-            output_message(
-                text_or_none(get(m, "role")) or "assistant", message_texts(m), get(c, "finish_reason")
-            )
-            for m, c in zip(messages, choices, strict=False)
-        ],
+        output_texts=output_texts,
+        output_messages=lambda: [_choice_message(c, message_texts) for c in choices],
     )
+
+
+def _choice_message(choice: Any, message_texts: TextsReader) -> dict[str, Any]:
+    message = get(choice, "message")
+    role = text_or_none(get(message, "role")) or "assistant"
+    return output_message(role, message_texts(message), get(choice, "finish_reason"))
 
 
 def text_completion_result(response: Any, read_usage: UsageReader) -> CallResult:

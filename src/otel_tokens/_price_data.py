@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from otel_tokens import _runtime
+from otel_tokens import _runtime, semconv
 from otel_tokens.usage import Usage
 
 if TYPE_CHECKING:
@@ -40,6 +40,23 @@ PROVIDER_IDS: Mapping[str, str] = {
     "together_ai": "together",
     "openrouter": "openrouter",
     "fireworks_ai": "fireworks",
+}
+
+# Prefixes that gateways put before a model name (LiteLLM's provider names, OpenRouter's and
+# Hugging Face's organisations) -> genai-prices provider id, where the library's own ids and
+# aliases (``find_provider_by_id``) do not already find the right provider.
+GATEWAY_PREFIXES: Mapping[str, str] = {
+    **PROVIDER_IDS,
+    "bedrock": "aws",
+    "bedrock_converse": "aws",
+    "vertex_ai": "google",
+    "vertex_ai_beta": "google",
+    "gemini": "google",
+    "xai": "x-ai",
+    "mistralai": "mistral",
+    "together": "together",
+    "fireworks": "fireworks",
+    "azure": "azure",
 }
 
 # Bedrock: an ARN wraps the model id; a geographic cross-region profile (us., eu., apac....)
@@ -182,14 +199,8 @@ def find_model(snapshot: DataSnapshot, provider: str, model: str) -> tuple[Provi
     """The library's provider and model for a call, or None when it has no price for it."""
     lib_id = PROVIDER_IDS.get(provider)
     attempts: list[tuple[str, str | None]]
-    if lib_id == "aws":
-        arn = BEDROCK_ARN.match(model)
-        ref = arn.group(1) if arn else model
-        attempts = [(ref, lib_id)]
-        if _BEDROCK_GEO_PREFIX.match(ref):
-            attempts.append((_BEDROCK_GEO_PREFIX.sub("", ref, count=1), lib_id))
-    elif lib_id is not None:
-        attempts = [(model, lib_id)]
+    if lib_id is not None:
+        attempts = [(ref, lib_id) for ref in _refs(lib_id, model)]
     else:
         # A name we do not map: maybe a library provider id ("cerebras"), else guess from the model.
         attempts = [(model, provider), (model, None)]
@@ -198,6 +209,89 @@ def find_model(snapshot: DataSnapshot, provider: str, model: str) -> tuple[Provi
             return snapshot.find_provider_model(ref, None, provider_id, None)
         except LookupError:
             continue
+    return None
+
+
+def _refs(lib_id: str, model: str) -> list[str]:
+    """The names to look ``model`` up by under a provider: Bedrock's ARN and geo-profile forms."""
+    if lib_id != "aws":
+        return [model]
+    arn = BEDROCK_ARN.match(model)
+    ref = arn.group(1) if arn else model
+    if _BEDROCK_GEO_PREFIX.match(ref):
+        return [ref, _BEDROCK_GEO_PREFIX.sub("", ref, count=1)]
+    return [ref]
+
+
+class AmbiguousModel(LookupError):
+    """A gateway's model name that models of several providers match, none of them its maker."""
+
+    def __init__(self, model: str, candidates: tuple[str, ...]) -> None:
+        super().__init__(f"model {model!r} matches models of {', '.join(candidates)}")
+        self.candidates = candidates
+
+
+def find_gateway_model(snapshot: DataSnapshot, model: str) -> tuple[Provider, ModelInfo, str] | None:
+    """The provider and model a gateway's ``model`` is priced as, and how it was matched
+    (``model_prefix`` or ``model_name``); None when nothing matches. Steps 2 and 3 of the rule in
+    :mod:`otel_tokens.pricing` (step 1, the call's own provider, is :func:`find_model`).
+
+    Raises :class:`AmbiguousModel` when the bare name is listed by several providers and
+    claimed by none of their naming patterns.
+    """
+    from genai_prices.data_snapshot import find_provider_by_id
+
+    parts = model.split("/")
+    # Step 2, outermost prefix first: "openrouter/anthropic/x" is OpenRouter's "anthropic/x",
+    # else Anthropic's "x". A segment that names no provider (a team or route name) is skipped.
+    for at in range(len(parts) - 1):
+        prefix = parts[at].lower()
+        rest = "/".join(parts[at + 1 :])
+        if not prefix or not rest:
+            continue
+        lib_id = GATEWAY_PREFIXES.get(prefix)
+        provider = (
+            find_provider_by_id(snapshot.providers, lib_id)
+            if lib_id is not None
+            else find_provider_by_id(snapshot.providers, prefix)
+        )
+        if provider is None:
+            continue
+        for ref in _refs(provider.id, rest):
+            try:
+                found_provider, info = snapshot.find_provider_model(ref, provider, None, None)
+            except LookupError:
+                continue
+            return found_provider, info, semconv.PRICE_MATCH_MODEL_PREFIX
+    # Step 3: the whole name and the bare one (after the last "/"): a maker of either, else
+    # the one provider listing either.
+    names = tuple(dict.fromkeys((model.lower(), parts[-1].lower())))
+    found = _by_name(snapshot.providers, names)
+    return None if found is None else (found[0], found[1], semconv.PRICE_MATCH_MODEL_NAME)
+
+
+def _by_name(providers: list[Provider], names: tuple[str, ...]) -> tuple[Provider, ModelInfo] | None:
+    """The provider that prices one of ``names`` as its maker (its ``model_match`` claims the
+    name), trying each name in turn; else the one provider that lists a name at all. Several
+    makers, or several providers listing a name and none making it, raise :class:`AmbiguousModel`.
+
+    Only each provider's own models count, not those it borrows from another provider."""
+    listed = {
+        name: [(p, info) for p in providers if (info := p.find_model(name)) is not None] for name in names
+    }
+    for name in names:
+        makers = [
+            (p, i) for p, i in listed[name] if p.model_match is not None and p.model_match.is_match(name)
+        ]
+        if len(makers) > 1:
+            raise AmbiguousModel(name, tuple(p.id for p, _ in makers))
+        if makers:
+            return makers[0]
+    for name in names:
+        if len(listed[name]) > 1:
+            raise AmbiguousModel(name, tuple(p.id for p, _ in listed[name]))
+        if listed[name]:
+            return listed[name][0]
     return None
 
 

@@ -94,19 +94,27 @@ def observed_items(wrapped: Any, tracker: StreamTracker) -> Iterator[Any]:
     """The items of ``wrapped``, each seen by the tracker; ends the call when they end."""
     # A generator is the cheapest per-item path CPython has (about 0.5 µs less per chunk than a
     # Python-level __next__ calling next() on the wrapped stream). The first item is taken
-    # apart, so the arrival of the first chunk costs nothing on the others.
-    see = tracker.see
+    # apart, so the arrival of the first chunk costs nothing on the others; after it,
+    # StreamTracker.see is inlined and the observer's bound on_item held in a local: one
+    # Python-level call per item, the observer's own.
+    on_item = tracker.observer.on_item
     try:
         iterator = iter(wrapped)
         for item in iterator:
             tracker.invocation.first_chunk()
-            shown = see(item)
+            shown = tracker.see(item)
             if shown is not _SKIP:
                 yield shown
             break
         for item in iterator:
-            shown = see(item)
-            if shown is not _SKIP:
+            try:
+                shown = on_item(item)
+            except Exception as error:  # noqa: BLE001
+                report("stream item", error)
+                shown = None
+            if shown is None:
+                yield item
+            elif shown is not _SKIP:
                 yield shown
     except GeneratorExit:
         tracker.end(None)  # the consumer stopped early: not an error
@@ -119,18 +127,24 @@ def observed_items(wrapped: Any, tracker: StreamTracker) -> Iterator[Any]:
 
 async def observed_async_items(wrapped: Any, tracker: StreamTracker) -> AsyncIterator[Any]:
     """Async form of :func:`observed_items`."""
-    see = tracker.see
+    on_item = tracker.observer.on_item
     try:
         iterator = wrapped.__aiter__()
         async for item in iterator:
             tracker.invocation.first_chunk()
-            shown = see(item)
+            shown = tracker.see(item)
             if shown is not _SKIP:
                 yield shown
             break
         async for item in iterator:
-            shown = see(item)
-            if shown is not _SKIP:
+            try:
+                shown = on_item(item)
+            except Exception as error:  # noqa: BLE001
+                report("stream item", error)
+                shown = None
+            if shown is None:
+                yield item
+            elif shown is not _SKIP:
                 yield shown
     except GeneratorExit:
         tracker.end(None)
@@ -174,7 +188,11 @@ class SyncStreamProxy(_ProxyBase):
         return self._self_items  # type: ignore[no-any-return]
 
     def __next__(self) -> Any:
-        return next(self.__iter__())
+        # Per item for a caller driving next() itself: one Python-level call, not two.
+        items = self._self_items
+        if items is None:
+            items = self.__iter__()
+        return next(items)
 
     def __enter__(self) -> SyncStreamProxy:
         self.__wrapped__.__enter__()
@@ -206,7 +224,11 @@ class AsyncStreamProxy(_ProxyBase):
         return self._self_items  # type: ignore[no-any-return]
 
     async def __anext__(self) -> Any:
-        return await self.__aiter__().__anext__()
+        # A coroutine, as the SDK's own __anext__ (create_task() takes only those).
+        items = self._self_items
+        if items is None:
+            items = self.__aiter__()
+        return await items.__anext__()
 
     async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()

@@ -32,6 +32,39 @@ Billing rules, the same as the library's for the usage we pass it:
 ``ollama`` models cost 0 unless an override prices them (so GPU chargeback is one override
 away); ``vllm`` and unknown models have no cost at all (``None``), never a made-up 0.
 
+Calls through a gateway
+-----------------------
+A call whose host is not a known provider (no known API host, Azure, Ollama port or
+``OTEL_TOKENS_PROVIDER_HOSTS`` entry) goes through a gateway or proxy: LiteLLM proxy, Portkey,
+Kong, Cloudflare, OpenRouter-style routers, an in-house proxy. Its ``gen_ai.provider.name`` stays
+what the client says (``openai`` for the openai SDK), but it may serve any provider's models, so
+after the ``[[price]]`` overrides (matched against the call's own provider, as for any call) its
+model name is priced by the first of these that finds a price:
+
+1. the name as given, under the call's own provider, only if that provider sells it
+   (``gpt-4o-mini``);
+2. a ``provider/model`` prefix, outermost first: ``anthropic/claude-sonnet-4-5`` is Anthropic's
+   ``claude-sonnet-4-5``; ``openrouter/anthropic/claude-sonnet-4-5`` is OpenRouter's
+   ``anthropic/claude-sonnet-4-5``, else Anthropic's ``claude-sonnet-4-5``. A prefix is a
+   genai-prices provider id or alias, or a name gateways use (LiteLLM's ``bedrock``,
+   ``vertex_ai``, ``gemini``, ``xai``, ``together_ai``, ``fireworks_ai``...); a prefix naming no
+   provider (a team or route name) is skipped;
+3. the bare name (the whole name, then the part after the last ``/``): the provider whose own
+   naming pattern in the data claims it and that lists the model (its maker:
+   ``claude-*`` Anthropic, ``gemini-*`` Google, ``deepseek*`` DeepSeek, ``grok*`` xAI,
+   ``command-*`` Cohere...); else the one provider whose price list has the model
+   (``llama-3.3-70b-versatile``: Groq). When several providers list it and none claims it, the
+   call gets **no** price, and one WARNING per model names the candidates: a ``provider/model``
+   prefix, an ``OTEL_TOKENS_PROVIDER_HOSTS`` entry for the gateway host or a ``[[price]]``
+   override settles it. There is never a silent guess.
+
+Only each provider's own models count in step 3, not the ones it borrows to price (Google's
+Claude models, Azure's OpenAI models). A price found by step 2 or 3 is recorded with
+``otel_tokens.price.match`` (``model_prefix``, ``model_name``) and ``otel_tokens.price.provider``
+(the genai-prices provider id whose list priced it); a price of the call's own provider or an
+override carries neither. Resolved prices are cached per (provider, model, tier) as for direct
+calls, in a cache of their own.
+
 Override file
 -------------
 A TOML file for negotiated prices, discounts and private or fine-tuned models::
@@ -102,6 +135,8 @@ class Cost(NamedTuple):
     ``total`` is the sum of the parts plus any per-request price. ``source`` says where the
     price came from (``genai-prices 0.2.3``, ``override``, ``local-model``; ``+discount`` when a
     discount applied). ``service_tier`` is the tier priced when that is not the standard price.
+    ``match`` and ``price_provider`` say how a gateway call's price was inferred from its model
+    name and whose price list was used (see the module doc); both ``None`` for a direct price.
     """
 
     total: float
@@ -111,6 +146,8 @@ class Cost(NamedTuple):
     cache_creation: float
     source: str
     service_tier: str | None
+    match: str | None = None
+    price_provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +159,8 @@ class _Entry:
     service_tier: str | None
     expires_at: float = math.inf  # when a dated or time-of-day price may change
     fallback: Callable[[Usage], Cost | None] | None = None
+    match: str | None = None  # how a gateway call's model was matched; None: directly
+    price_provider: str | None = None  # the genai-prices provider id, when inferred
 
 
 # What the cache holds for keys not resolved yet: already expired, so cost() resolves them.
@@ -161,6 +200,8 @@ class PriceBook:
         if overrides_path is not None:
             self._prices, self._discounts = _load_overrides(os.fspath(overrides_path))
         self._entries: dict[tuple[str, str, str | None], _Entry | None] = {}
+        # Calls through a gateway: the same model name may be priced otherwise than directly.
+        self._gateway_entries: dict[tuple[str, str, str | None], _Entry | None] = {}
         self._lock = threading.RLock()
         self._warned: set[tuple[str, ...]] = set()
         self._snapshot: DataSnapshot | None = None
@@ -236,6 +277,7 @@ class PriceBook:
         usage: Usage,
         service_tier: str | None = None,
         fallback_model: str | None = None,
+        gateway: bool = False,
     ) -> Cost | None:
         """The cost of one call, or ``None`` when no price is known for the model.
 
@@ -243,14 +285,16 @@ class PriceBook:
         and ``fallback_model`` the one requested, tried when ``model`` has no price (Azure
         deployments and gateways answer with names the price data may not know);
         ``service_tier`` the tier the response says served it (``default``/``auto``: standard).
-        An unknown model logs one warning per (provider, model). The first call for a model
-        resolves its price, loading the price data if no preload has.
+        ``gateway`` says the call went to a host that is not a known provider: its model is
+        then priced by the rule in the module doc. An unknown model logs one warning per
+        (provider, model). The first call for a model resolves its price, loading the price
+        data if no preload has.
         """
         tier = None if service_tier is None or service_tier in _STANDARD_TIERS else service_tier
         try_fallback = fallback_model is not None and fallback_model != model
-        entry = self._entry((provider, model, tier), warn=not try_fallback)
+        entry = self._entry((provider, model, tier), not try_fallback, gateway)
         if entry is None and try_fallback:
-            entry = self._entry((provider, fallback_model, tier), warn=True)  # type: ignore[arg-type]
+            entry = self._entry((provider, fallback_model, tier), True, gateway)  # type: ignore[arg-type]
         if entry is None:
             return None
         if entry.fallback is not None:
@@ -290,27 +334,41 @@ class PriceBook:
                 return None
             total += usage.search_units * rates.search_unit
         # Positional: measurably cheaper than keywords for a frozen dataclass on the hot path.
-        return Cost(total, input_cost, output, cache_read, cache_creation, entry.source, entry.service_tier)
+        return Cost(
+            total,
+            input_cost,
+            output,
+            cache_read,
+            cache_creation,
+            entry.source,
+            entry.service_tier,
+            entry.match,
+            entry.price_provider,
+        )
 
-    def _entry(self, key: tuple[str, str, str | None], warn: bool) -> _Entry | None:
-        entry = self._entries.get(key, _UNRESOLVED)
+    def _entry(self, key: tuple[str, str, str | None], warn: bool, gateway: bool) -> _Entry | None:
+        entry = (self._gateway_entries if gateway else self._entries).get(key, _UNRESOLVED)
         if (entry is not None and entry.expires_at != math.inf and entry.expires_at <= self._clock()) or (
             self._auto_update and self._snapshot_changed()
         ):
-            entry = self._resolve(key, warn)
+            entry = self._resolve(key, warn, gateway)
         return entry
 
     def _snapshot_changed(self) -> bool:
         snapshot = self._snapshot
         return snapshot is not None and _price_data.load().data_snapshot.get_snapshot() is not snapshot
 
-    def _resolve(self, key: tuple[str, str, str | None], warn: bool = True) -> _Entry | None:
+    def _resolve(
+        self, key: tuple[str, str, str | None], warn: bool = True, gateway: bool = False
+    ) -> _Entry | None:
         """Find and cache the price for a key: once per key, and again when it expires."""
         with self._lock:
             if self._auto_update and self._snapshot_changed():
                 self._snapshot = None  # UpdatePrices installed new data: resolve everything again
                 self._entries.clear()
-            current = self._entries.get(key, _UNRESOLVED)
+                self._gateway_entries.clear()
+            entries = self._gateway_entries if gateway else self._entries
+            current = entries.get(key, _UNRESOLVED)
             if current is None or current.expires_at > self._clock():
                 return current  # another thread resolved it while this one waited for the lock
             provider, model, tier = key
@@ -319,21 +377,33 @@ class PriceBook:
             )
             factor, suffix = (1.0, "") if discount is None else (discount.multiplier, "+discount")
             rule = next((r for r in self._prices if _rule_matches(r, provider, model, tier)), None)
-            entry: _Entry | None
+            entry: _Entry | None = None
+            candidates: tuple[str, ...] = ()
             if rule is not None:
                 tier_priced = None if rule.service_tier == "default" else rule.service_tier
                 entry = _Entry((rule.rates.scaled(factor), ()), "override" + suffix, tier_priced)
             elif provider in _LOCAL_FREE:
                 entry = _Entry((ZERO_RATES, ()), "local-model", None)
-            elif provider in _NO_PRICE_DATA:
-                entry = None
-            else:
+            elif provider not in _NO_PRICE_DATA:
                 self.preload()
-                if self._unavailable:
-                    entry = None
-                else:
-                    entry = self._resolve_library(provider, model, tier, factor, suffix)
-            if entry is None and warn and not self._unavailable:  # that was warned about once
+                if not self._unavailable:
+                    try:
+                        entry = self._resolve_library(provider, model, tier, factor, suffix, gateway)
+                    except _price_data.AmbiguousModel as ambiguous:
+                        candidates = ambiguous.candidates
+            if entry is None and warn and candidates:
+                self._warn_once(
+                    (provider, model),
+                    "otel-tokens: model %r, called through a gateway (gen_ai.provider.name %r), "
+                    "matches models of several providers in the price data (%s) and is made by "
+                    "none of them; its calls get no cost rather than a guessed one. Name the "
+                    "provider with a 'provider/model' prefix, map the gateway host to it in "
+                    "OTEL_TOKENS_PROVIDER_HOSTS, or add a [[price]] override.",
+                    model,
+                    provider,
+                    ", ".join(candidates),
+                )
+            elif entry is None and warn and not self._unavailable:  # that was warned about once
                 self._warn_once(
                     (provider, model),
                     "otel-tokens: no price for model %r of provider %r (%s); its calls get no cost. "
@@ -342,17 +412,27 @@ class PriceBook:
                     provider,
                     self.data_version,
                 )
-            if len(self._entries) >= _MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[key] = entry
+            if len(entries) >= _MAX_ENTRIES:
+                entries.clear()
+            entries[key] = entry
             return entry
 
     def _resolve_library(
-        self, provider: str, model: str, tier: str | None, factor: float, suffix: str
+        self, provider: str, model: str, tier: str | None, factor: float, suffix: str, gateway: bool
     ) -> _Entry | None:
+        """The price data's price for the key; raises AmbiguousModel for a gateway's ambiguous name."""
         library = _price_data.load()
         assert self._snapshot is not None
-        found = _price_data.find_model(self._snapshot, provider, model)
+        # Through a gateway, step 1 only under a provider we map: for another name (LiteLLM's
+        # "litellm_proxy") find_model would guess from the model name without saying so.
+        direct = not gateway or provider in PROVIDER_IDS
+        found = _price_data.find_model(self._snapshot, provider, model) if direct else None
+        match = price_provider = None
+        if found is None and gateway:
+            inferred = _price_data.find_gateway_model(self._snapshot, model)
+            if inferred is not None:
+                found, match = inferred[:2], inferred[2]
+                price_provider = found[0].id
         if found is None:
             return None
         lib_provider, info = found
@@ -383,11 +463,13 @@ class PriceBook:
         bands = _price_data.compile_rates(resolved, library.registry)
         if bands is None:
             # A price key our arithmetic does not model: exact but ~100x slower, via the library.
-            fallback = _library_fallback(info, lib_provider, context, factor, source, priced_tier)
-            return _Entry((ZERO_RATES, ()), source, priced_tier, expires_at, fallback)
+            fallback = _library_fallback(
+                info, lib_provider, context, factor, (source, priced_tier, match, price_provider)
+            )
+            return _Entry((ZERO_RATES, ()), source, priced_tier, expires_at, fallback, match, price_provider)
         base, tiers = bands
         scaled = (base.scaled(factor), tuple((start, rates.scaled(factor)) for start, rates in tiers))
-        return _Entry(scaled, source, priced_tier, expires_at)
+        return _Entry(scaled, source, priced_tier, expires_at, None, match, price_provider)
 
     def _warn_once(self, key: tuple[str, ...], message: str, *args: object) -> None:
         if key not in self._warned and len(self._warned) < _MAX_ENTRIES:
@@ -400,9 +482,10 @@ def _library_fallback(
     provider: Provider,
     context: dict[str, str] | None,
     factor: float,
-    source: str,
-    tier: str | None,
+    labels: tuple[str, str | None, str | None, str | None],
 ) -> Callable[[Usage], Cost | None]:
+    """Prices through the library; ``labels`` are the cost's source, tier, match and provider."""
+
     def price(usage: Usage) -> Cost | None:
         try:
             calc = info.calc_price(_price_data.library_usage(usage), provider, price_context=context)
@@ -411,7 +494,7 @@ def _library_fallback(
             return None
         # The library splits by direction only, so the cache parts stay inside ``input`` here.
         input_cost, output = float(calc.input_price) * factor, float(calc.output_price) * factor
-        return Cost(float(calc.total_price) * factor, input_cost, output, 0.0, 0.0, source, tier)
+        return Cost(float(calc.total_price) * factor, input_cost, output, 0.0, 0.0, *labels)
 
     return price
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
@@ -50,7 +51,8 @@ __all__ = [
     "usage_attributes",
 ]
 
-Point = tuple[Callable[[Any, Mapping[str, Any]], None], Any, Mapping[str, Any]]
+Point = tuple[Callable[..., None], Any, Mapping[str, Any]]
+"""``(instrument method, value, attributes)``: called as ``record(value, attributes, context)``."""
 
 
 class Recorder:
@@ -175,22 +177,33 @@ class Recorder:
             attrs[semconv.GEN_AI_RESPONSE_MODEL] = result.response_model
         if usage is not None:
             invalid += usage.validate()
+            if usage.is_empty:
+                usage = None  # from here on, None means "no counts" (one check, not one per step)
         cost = None
-        if usage is not None and not usage.is_empty:
-            cost = call_guarded("pricing", self._price, inv, result, usage)
+        if usage is not None:
+            # Guarded inline, not through call_guarded: this runs on every call (see _record_points).
+            try:
+                cost = self._price(inv, result, usage)
+            except Exception as internal:  # noqa: BLE001
+                report("pricing", internal)
         if inv.progress == 0:
             if span.is_recording():
-                call_guarded("span attributes", self._set_span_attributes, span, result, usage, cost, error)
+                try:
+                    self._set_span_attributes(span, result, usage, cost, error)
+                except Exception as internal:  # noqa: BLE001
+                    report("span attributes", internal)
             inv.progress = 1
         if inv.progress == 1:
             span.end(end_time=end_ns)
             inv.progress = 2
-        points = call_guarded("metrics", self._metric_points, inv, attrs, usage, cost, error, duration)
-        if invalid and points is not None:
+        try:
+            points = self._metric_points(inv, attrs, usage, cost, error, duration)
+        except Exception as internal:  # noqa: BLE001
+            report("metrics", internal)
+            return
+        if invalid:
             points.append(self._dropped_point(semconv.DROP_INVALID_USAGE, invalid, attrs))
-        for record, value, point_attributes in (points or ())[inv.progress - 2 :]:
-            inv.progress += 1  # before: an interrupt inside record() loses that point, never doubles it
-            call_guarded("metrics", record, value, point_attributes)
+        _record_points(points, inv)
 
     def _price(self, inv: Invocation, result: CallResult | None, usage: Usage) -> Cost | None:
         tier = result.service_tier if result is not None else None
@@ -199,7 +212,7 @@ class Recorder:
         model = response_model or inv.request.request_model
         if not model:
             return None
-        return self._prices.cost(provider, model, usage, tier, fallback_model=inv.request.request_model)
+        return self._prices.cost(provider, model, usage, tier, inv.request.request_model, inv.request.gateway)
 
     def _set_span_attributes(
         self,
@@ -223,10 +236,10 @@ class Recorder:
                 messages = call_guarded("capture output", result.output_messages)
                 if messages:
                     values[semconv.GEN_AI_OUTPUT_MESSAGES] = _json(messages)
-        if usage is not None and not usage.is_empty:
-            values.update(usage_attributes(usage))
+        if usage is not None:  # never empty here (see _emit)
+            _put_usage(values, usage)
             if cost is not None:
-                values.update(cost_attributes(cost))
+                _put_cost(values, cost)
             else:
                 values[semconv.OTEL_TOKENS_PRICE_MISSING] = True
         if error is not None:
@@ -262,7 +275,7 @@ class Recorder:
             points.append((instruments.operation_duration.record, duration, attrs))
         if inv.time_to_first_chunk is not None:
             points.append((instruments.time_to_first_chunk.record, inv.time_to_first_chunk, attrs))
-        if usage is None or usage.is_empty:
+        if usage is None:  # never empty here (see _emit)
             return points
         measured: Mapping[str, Any] = attrs
         if usage.estimated:
@@ -310,6 +323,21 @@ class Recorder:
         call_guarded("metrics", record, value, point_attributes)
 
 
+def _record_points(points: list[Point], inv: Invocation) -> None:
+    """Record the points ``inv`` has not recorded yet, each guarded on its own.
+
+    The current context is read once and given to every point: the SDK would read it again for
+    each (for the exemplar filter), and nothing here changes it in between.
+    """
+    ctx = otel_context.get_current()
+    for record, value, point_attributes in points[inv.progress - 2 :]:
+        inv.progress += 1  # before: an interrupt inside record() loses that point, never doubles it
+        try:
+            record(value, point_attributes, ctx)
+        except Exception as internal:  # noqa: BLE001
+            report("metrics", internal)
+
+
 _QUEUED = -1
 """``Invocation.progress`` while the call's telemetry waits on the background worker."""
 
@@ -317,6 +345,18 @@ _QUEUED = -1
 def usage_attributes(usage: Usage) -> dict[str, Any]:
     """Span attributes for token counts (only the counts the provider reported)."""
     values: dict[str, Any] = {}
+    _put_usage(values, usage)
+    return values
+
+
+def cost_attributes(cost: Cost) -> dict[str, Any]:
+    """Span attributes for a cost: the proposed ``gen_ai.usage.cost.*`` plus our breakdown."""
+    values: dict[str, Any] = {}
+    _put_cost(values, cost)
+    return values
+
+
+def _put_usage(values: dict[str, Any], usage: Usage) -> None:
     if usage.input_tokens is not None:
         values[semconv.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
     if usage.output_tokens is not None:
@@ -335,26 +375,24 @@ def usage_attributes(usage: Usage) -> dict[str, Any]:
         values[semconv.OTEL_TOKENS_USAGE_ESTIMATED] = True
         if usage.estimate_method:
             values[semconv.OTEL_TOKENS_USAGE_ESTIMATE_METHOD] = usage.estimate_method
-    return values
 
 
-def cost_attributes(cost: Cost) -> dict[str, Any]:
-    """Span attributes for a cost: the proposed ``gen_ai.usage.cost.*`` plus our breakdown."""
-    values: dict[str, Any] = {
-        semconv.GEN_AI_USAGE_COST_AMOUNT: cost.total,
-        semconv.GEN_AI_USAGE_COST_CURRENCY: semconv.CURRENCY_USD,
-        semconv.GEN_AI_USAGE_COST_SOURCE: semconv.COST_SOURCE_LOCAL,
-        semconv.OTEL_TOKENS_COST_INPUT: cost.input,
-        semconv.OTEL_TOKENS_COST_OUTPUT: cost.output,
-        semconv.OTEL_TOKENS_PRICE_SOURCE: cost.source,
-    }
+def _put_cost(values: dict[str, Any], cost: Cost) -> None:
+    values[semconv.GEN_AI_USAGE_COST_AMOUNT] = cost.total
+    values[semconv.GEN_AI_USAGE_COST_CURRENCY] = semconv.CURRENCY_USD
+    values[semconv.GEN_AI_USAGE_COST_SOURCE] = semconv.COST_SOURCE_LOCAL
+    values[semconv.OTEL_TOKENS_COST_INPUT] = cost.input
+    values[semconv.OTEL_TOKENS_COST_OUTPUT] = cost.output
+    values[semconv.OTEL_TOKENS_PRICE_SOURCE] = cost.source
     if cost.cache_read:
         values[semconv.OTEL_TOKENS_COST_CACHE_READ] = cost.cache_read
     if cost.cache_creation:
         values[semconv.OTEL_TOKENS_COST_CACHE_CREATION] = cost.cache_creation
     if cost.service_tier:
         values[semconv.OTEL_TOKENS_PRICE_TIER] = cost.service_tier
-    return values
+    if cost.match is not None:  # inferred from a gateway call's model name
+        values[semconv.OTEL_TOKENS_PRICE_MATCH] = cost.match
+        values[semconv.OTEL_TOKENS_PRICE_PROVIDER] = cost.price_provider
 
 
 def _json(value: Any) -> str:

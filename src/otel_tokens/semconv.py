@@ -111,6 +111,15 @@ OTEL_TOKENS_PRICE_TIER: Final = "otel_tokens.price.service_tier"
 """Service tier the price was taken for (``priority``, ``flex``...), when not the default."""
 OTEL_TOKENS_PRICE_MISSING: Final = "otel_tokens.price.missing"
 """True when no price is known for the model; no cost attribute is set then."""
+OTEL_TOKENS_PRICE_MATCH: Final = "otel_tokens.price.match"
+"""How the price of a call through an unknown host (a gateway) was inferred from its model name:
+``model_prefix`` or ``model_name``. Absent when the call's own provider priced it."""
+PRICE_MATCH_MODEL_PREFIX: Final = "model_prefix"
+"""Priced under the provider a ``provider/model`` prefix names (``anthropic/claude-sonnet-4-5``)."""
+PRICE_MATCH_MODEL_NAME: Final = "model_name"
+"""Priced under the provider the bare model name points to (its maker, or the only one listing it)."""
+OTEL_TOKENS_PRICE_PROVIDER: Final = "otel_tokens.price.provider"
+"""The genai-prices provider id whose price list gave an inferred price (``otel_tokens.price.match``)."""
 OTEL_TOKENS_USAGE_ESTIMATED: Final = "otel_tokens.usage.estimated"
 """True when token counts were counted locally because the response carried no usage."""
 OTEL_TOKENS_USAGE_ESTIMATE_METHOD: Final = "otel_tokens.usage.estimate_method"
@@ -170,6 +179,8 @@ OWN_ATTRIBUTES: Final = (
     OTEL_TOKENS_PRICE_SOURCE,
     OTEL_TOKENS_PRICE_TIER,
     OTEL_TOKENS_PRICE_MISSING,
+    OTEL_TOKENS_PRICE_MATCH,
+    OTEL_TOKENS_PRICE_PROVIDER,
     OTEL_TOKENS_USAGE_ESTIMATED,
     OTEL_TOKENS_USAGE_ESTIMATE_METHOD,
     OTEL_TOKENS_USAGE_CACHE_CREATION_1H,

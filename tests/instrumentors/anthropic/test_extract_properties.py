@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from anthropic._models import construct_type
 from anthropic.types import Message, RawMessageStreamEvent
 from hypothesis import assume, given
@@ -472,3 +473,70 @@ def test_unknown_events_change_nothing(insertions):
         baseline.service_tier,
     )
     assert result.output_messages() == baseline.output_messages()
+
+
+# -- the observer's fast path for deltas ----------------------------------------------------------
+
+DELTAS = [
+    {"type": "text_delta", "text": "Hel"},
+    {"type": "text_delta", "text": ""},
+    {"type": "input_json_delta", "partial_json": '{"city": '},
+    {"type": "input_json_delta", "partial_json": ""},
+    {"type": "thinking_delta", "thinking": "Greet."},
+    {"type": "thinking_delta", "thinking": ""},
+    {"type": "signature_delta", "signature": "sig"},
+    {"type": "citations_delta", "citation": {"type": "char_location", "cited_text": "Paris"}},
+]
+DELTA_FIELDS = st.dictionaries(
+    st.sampled_from(["text", "partial_json", "thinking", "type"]), GARBAGE, max_size=2
+)
+
+
+def delta_event(delta: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "content_block_delta", "index": 0, "delta": delta}
+
+
+def read_apart(events: list[Any]) -> CallResult:
+    """What the observer makes of ``events`` read field by field only (no fast path)."""
+    observer = MessageStreamObserver()
+    for event in events:
+        observer._read(event)  # noqa: SLF001 - the reference the fast path must equal
+    return observer.result()
+
+
+def test_every_kind_of_delta_gives_its_own_text():
+    documents = [delta_event(delta) for delta in DELTAS]
+    expected = ["Hel", '{"city": ', "Greet."]
+    assert stream_result([sdk_event(document) for document in documents]).output_texts == expected
+    assert stream_result(documents).output_texts == expected
+
+
+@pytest.mark.parametrize("delta", DELTAS, ids=lambda delta: delta["type"])
+@pytest.mark.parametrize("extra", [{"text": "x"}, {"partial_json": "x"}, {"thinking": "x"}, {"text": ""}])
+def test_a_delta_with_extra_fields_is_read_as_field_by_field(delta, extra):
+    """The SDK's models keep unknown fields: a delta carrying another kind's field is read in
+    the field-by-field reader's order."""
+    events = [sdk_event(delta_event({**delta, **extra}))]
+    assert stream_result(events).output_texts == read_apart(events).output_texts
+
+
+@PROPERTY
+@given(st.sampled_from(DELTAS), DELTA_FIELDS, EVENT_FORMS)
+def test_a_delta_with_odd_or_extra_fields_is_read_as_field_by_field(delta, fields, form):
+    """The fast path for deltas reads exactly what the field-by-field reader reads, whatever the
+    delta carries: extra fields (kept by the SDK's models), a field of the wrong type, a wrong type."""
+    events = [form(delta_event({**delta, **fields}))]
+    assert stream_result(events).output_texts == read_apart(events).output_texts
+
+
+DELTA_PLACES = st.sampled_from(DELTAS).flatmap(
+    lambda delta: st.tuples(st.just(delta), st.sampled_from(paths(delta_event(delta))))
+)
+
+
+@PROPERTY
+@given(DELTA_PLACES, GARBAGE, EVENT_FORMS)
+def test_a_delta_with_garbage_anywhere_is_read_as_field_by_field(place, garbage, form):
+    delta, path = place
+    events = [form(replaced(delta_event(delta), path, garbage))]
+    assert stream_result(events).output_texts == read_apart(events).output_texts

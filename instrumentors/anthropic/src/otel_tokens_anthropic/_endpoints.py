@@ -85,7 +85,9 @@ def describe(
     """The :class:`CallRequest` of a call on a resource (``instance``) of an Anthropic client."""
     provider, host, port = _client_provider(instance._client, settings.provider_hosts)
     model = text_or_none(kwargs.get("model"))
-    input_messages, estimate = ex.request_inputs(kind, model, kwargs)
+    input_messages = estimate = None
+    if settings.capture_content or settings.estimate_usage:  # else neither would ever be called
+        input_messages, estimate = ex.request_inputs(kind, model, kwargs)
     return CallRequest(
         operation=_OPERATIONS[kind],
         provider=provider,
@@ -93,8 +95,8 @@ def describe(
         server_address=host,
         server_port=port,
         attributes=ex.request_attributes(kwargs, stream),
-        input_messages=input_messages,
-        estimate_input=estimate,
+        input_messages=input_messages if settings.capture_content else None,
+        estimate_input=estimate if settings.estimate_usage else None,
     )
 
 

@@ -175,17 +175,27 @@ def input_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 TOOL_USE_SYSTEM_PROMPT_TOKENS = 300
 
 
+_INPUT_KEYS = ("system", "messages", "tools", "output_format", "output_config")
+"""The keyword arguments the input builders read."""
+
+
 def request_inputs(
     kind: str, model: str | None, kwargs: Mapping[str, Any]
 ) -> tuple[Callable[[], Any], EstimateFn]:
     """The builder of ``gen_ai.input.messages`` (called only when content capture is on) and the
-    local input count (used only when no usage comes back) of a call's keyword arguments."""
+    local input count (used only when no usage comes back) of a call's keyword arguments.
+
+    Both read the request only when called, from a shallow copy taken now (programs often append
+    the reply to the same message list right after the call): a call whose response reports its
+    usage, nearly every call, never walks its messages and tools.
+    """
     if kind == MESSAGES:
-        messages = chat_messages(kwargs)
-        tools = tool_texts(kwargs.get("tools"))
-        schema = output_schema_text(kwargs)
-        extra = [*tools, schema] if schema else tools
-        return (lambda: input_messages(messages)), _chat_estimator(model, messages, extra, bool(tools))
+        request = {key: kwargs[key] for key in _INPUT_KEYS if key in kwargs}
+        for key in ("messages", "tools"):
+            value = request.get(key)
+            if type(value) is list or type(value) is tuple:
+                request[key] = list(value)
+        return (lambda: input_messages(chat_messages(request))), _chat_estimator(model, request)
     prompt = kwargs.get("prompt")
     texts = [prompt] if isinstance(prompt, str) else []
     return (
@@ -194,11 +204,12 @@ def request_inputs(
     )
 
 
-def _chat_estimator(
-    model: str | None, messages: list[dict[str, Any]], extra: list[str], tools: bool
-) -> EstimateFn:
+def _chat_estimator(model: str | None, request: Mapping[str, Any]) -> EstimateFn:
     def estimate(tokenizer: Tokenizer) -> Estimate:
-        counted = tokenizer.count_chat_input(model, messages)
+        tools = tool_texts(request.get("tools"))
+        schema = output_schema_text(request)
+        extra = [*tools, schema] if schema else tools
+        counted = tokenizer.count_chat_input(model, chat_messages(request))
         if not extra:
             return counted
         tokens = counted.tokens + tokenizer.count_texts(model, extra).tokens

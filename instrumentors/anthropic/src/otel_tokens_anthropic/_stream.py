@@ -73,6 +73,7 @@ def _in_place(stream: Any, tracker: StreamTracker, is_async: bool) -> Any:
 
 
 _TOOL_BLOCKS = ("tool_use", "server_tool_use")
+_DELTAS_WITHOUT_TEXT = ("signature_delta", "citations_delta")
 
 
 class MessageStreamObserver:
@@ -93,6 +94,37 @@ class MessageStreamObserver:
         self._texts: list[str] = []
 
     def on_item(self, event: Any) -> None:
+        # Nearly every event of a stream is a content_block_delta: for the SDK's own types it is
+        # read here by plain attribute access, its text by the delta's type. Any other event,
+        # and anything odd (a dict, a field of the wrong type, a model with extra fields), is
+        # read by _read, field by field. A field a pydantic model lacks costs ~2 µs to ask for
+        # (its __getattr__), so a delta is only asked for its own type's field.
+        try:
+            if event.type == "content_block_delta":
+                delta = event.delta
+                kind = delta.type
+                if kind == "text_delta":
+                    text = delta.text
+                elif kind == "input_json_delta" and not delta.__pydantic_extra__:
+                    text = delta.partial_json
+                elif kind == "thinking_delta" and not delta.__pydantic_extra__:
+                    text = delta.thinking
+                elif kind in _DELTAS_WITHOUT_TEXT and not delta.__pydantic_extra__:
+                    return None
+                else:
+                    text = None
+                if type(text) is str:
+                    if text:
+                        self._texts.append(text)
+                        return None
+                    if not delta.__pydantic_extra__:
+                        return None
+        except AttributeError:
+            pass
+        self._read(event)
+
+    def _read(self, event: Any) -> None:
+        """Any event, of any shape, read field by field."""
         kind = get(event, "type")
         if kind == "content_block_delta":
             delta = get(event, "delta")

@@ -89,7 +89,8 @@ class LiteLLMEndpoint(Endpoint):
         )
         host, port = ex.server(target.api_base)
         overrides = settings.provider_hosts
-        provider = ex.host_provider(overrides, host, port) or ex.provider_name(target.litellm_provider)
+        declared = ex.host_provider(overrides, host, port)
+        provider = declared or ex.provider_name(target.litellm_provider)
         stream = kwargs.get("stream") is True
         call_kwargs = kwargs
         if (
@@ -107,6 +108,7 @@ class LiteLLMEndpoint(Endpoint):
             request_model=target.model,
             server_address=host,
             server_port=port,
+            gateway=ex.is_gateway(target.litellm_provider, host, declared),
             attributes=ex.request_attributes(self.operation, kwargs),
             input_messages=(lambda: ex.input_messages(content)) if self.kind != EMBEDDINGS else None,
             estimate_input=ex.input_estimator(self.kind, target.model, content),

@@ -107,6 +107,21 @@ def host_provider(overrides: Mapping[str, str], host: str | None, port: int | No
     return overrides.get(f"{host}:{port}") or overrides.get(host)
 
 
+_OPENAI_ROUTES = frozenset({"openai", "text-completion-openai", "custom_openai"})
+
+
+def is_gateway(litellm_provider: str | None, host: str | None, declared: str | None) -> bool:
+    """Whether a call goes to a gateway, whose calls are priced from the model name (see
+    ``otel_tokens.pricing``): a LiteLLM proxy (``litellm_proxy/...``), or LiteLLM's OpenAI route
+    sent to an API base that is not OpenAI's; never a host ``OTEL_TOKENS_PROVIDER_HOSTS`` declares.
+    """
+    if declared is not None:
+        return False
+    if litellm_provider == "litellm_proxy":
+        return True
+    return litellm_provider in _OPENAI_ROUTES and host is not None and host != "api.openai.com"
+
+
 # -- requests ------------------------------------------------------------------------------
 
 _PLAIN_PARAMETERS = {

@@ -45,10 +45,14 @@ _RESULTS: dict[str, Callable[[Any], CallResult]] = {
 }
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     stream: bool
     injected_usage: bool
+
+
+# Every plan there can be, made once rather than one per call.
+_PLANS = {(s, i): Plan(s, i) for s in (False, True) for i in (False, True)}
 
 
 class OpenAIEndpoint(Endpoint):
@@ -61,7 +65,7 @@ class OpenAIEndpoint(Endpoint):
     def prepare(
         self, settings: Settings, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Prepared:
-        provider, host, port = _client_provider(instance._client, settings.provider_hosts)
+        provider, host, port, gateway = _client_provider(instance._client, settings.provider_hosts)
         model = text_or_none(kwargs.get("model"))
         stream = kwargs.get("stream") is True
         call_kwargs = kwargs
@@ -80,11 +84,13 @@ class OpenAIEndpoint(Endpoint):
             request_model=model,
             server_address=host,
             server_port=port,
+            gateway=gateway,
             attributes=ex.request_attributes(self.operation, kwargs),
-            input_messages=ex.input_messages_builder(self.kind, kwargs),
-            estimate_input=ex.input_estimator(self.kind, model, kwargs),
+            # Both are per-call closures, made only when they can be used.
+            input_messages=ex.input_messages_builder(self.kind, kwargs) if settings.capture_content else None,
+            estimate_input=ex.input_estimator(self.kind, model, kwargs) if settings.estimate_usage else None,
         )
-        return Prepared(request, call_kwargs, Plan(stream, injected), stream)
+        return Prepared(request, call_kwargs, _PLANS[stream, injected], stream)
 
     def read_result(self, result: Any, plan: Plan) -> CallResult:
         return _RESULTS[self.kind](result)
@@ -97,19 +103,21 @@ class OpenAIEndpoint(Endpoint):
         return ChatStreamObserver(self.kind, plan.injected_usage)
 
 
-# client base-URL object -> (provider, host, port). Keyed by the URL object, which the SDK
-# replaces when the base URL changes: str() of it and the property cost ~2.5 µs a call.
-_providers: IdentityCache[tuple[str, str | None, int | None]] = IdentityCache()
+# client base-URL object -> (provider, host, port, gateway). Keyed by the URL object, which the
+# SDK replaces when the base URL changes: str() of it and the property cost ~2.5 µs a call.
+_providers: IdentityCache[tuple[str, str | None, int | None, bool]] = IdentityCache()
 
 
-def _client_provider(client: Any, host_overrides: Mapping[str, str]) -> tuple[str, str | None, int | None]:
+def _client_provider(
+    client: Any, host_overrides: Mapping[str, str]
+) -> tuple[str, str | None, int | None, bool]:
     url = getattr(client, "_base_url", None)
     if url is None:
         url = client.base_url
     return _providers.get(
         url,
         host_overrides,
-        lambda: ex.provider_for(str(url), "Azure" in type(client).__name__, host_overrides),
+        lambda: ex.route_for(str(url), "Azure" in type(client).__name__, host_overrides),
     )
 
 
@@ -120,21 +128,36 @@ class ChatStreamObserver(openai_shape.ChatStreamObserverBase):
     A chunk of another shape (a compatible server's oddity) is read field by field instead.
     """
 
-    __slots__ = ("_kind",)
+    __slots__ = ("_kind", "_chat")
 
     def __init__(self, kind: str, injected_usage: bool) -> None:
         # Not super(): a stream starts on every streamed call, and super() costs twice as much.
         openai_shape.ChatStreamObserverBase.__init__(self, injected_usage)
         self._kind = kind
+        self._chat = kind == CHAT
 
     def on_item(self, chunk: Any) -> object | None:
+        # The choices are read inline, not in a method of their own: this runs for every chunk.
         try:
-            choices = self._read_choices(chunk)
+            usage = chunk.usage  # first: a chunk without it is read field by field, from the start
+            choices = chunk.choices
+            for choice in choices:
+                if choice.finish_reason:
+                    self._reasons[choice.index] = choice.finish_reason
+                if self._chat:
+                    delta = choice.delta
+                    if delta is not None:
+                        if delta.content:
+                            self._texts.append(delta.content)
+                        if delta.tool_calls:
+                            self._read_tool_calls(delta.tool_calls)
+                elif choice.text:
+                    self._texts.append(choice.text)
         except (AttributeError, TypeError):
+            usage = getattr(chunk, "usage", None)
             choices = ex.read_odd_chunk(chunk, self._kind, self._reasons, self._texts)
         if self._head is None and getattr(chunk, "model", None):
             self._head = chunk  # Azure's first chunk carries only content-filter results
-        usage = getattr(chunk, "usage", None)
         if usage is not None:
             self._usage = usage
             if self._injected:
@@ -143,31 +166,17 @@ class ChatStreamObserver(openai_shape.ChatStreamObserverBase):
                 return ex.without_usage(chunk)  # usage on the finish chunk: hide it all the same
         return None
 
-    def _read_choices(self, chunk: Any) -> Any:
-        choices = chunk.choices
-        for choice in choices:
-            if choice.finish_reason:
-                self._reasons[choice.index] = choice.finish_reason
-            if self._kind == CHAT:
-                delta = choice.delta
-                if delta is not None:
-                    if delta.content:
-                        self._texts.append(delta.content)
-                    if delta.tool_calls:
-                        for call in delta.tool_calls:
-                            function = call.function
-                            if function is not None:
-                                self._texts.append((function.name or "") + (function.arguments or ""))
-            elif choice.text:
-                self._texts.append(choice.text)
-        return choices
+    def _read_tool_calls(self, calls: Any) -> None:
+        for call in calls:
+            function = call.function
+            if function is not None:
+                self._texts.append((function.name or "") + (function.arguments or ""))
 
     def result(self) -> CallResult:
         head = self._head
+        tier = text_or_none(ex.get(head, "service_tier"))
         return self._result(
-            ex.chat_usage(self._usage),
-            text_or_none(ex.get(head, "service_tier")),
-            ex.response_attributes(head) if head is not None else None,
+            ex.chat_usage(self._usage), tier, ex.response_attributes(head, tier) if head is not None else None
         )
 
 

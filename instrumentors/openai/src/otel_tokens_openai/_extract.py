@@ -51,6 +51,20 @@ def provider_for(
 
     Pure; callers cache the result per client (see ``_endpoints._client_provider``).
     """
+    return route_for(base_url, is_azure_client, host_overrides)[:3]
+
+
+def route_for(
+    base_url: str, is_azure_client: bool, host_overrides: Mapping[str, str]
+) -> tuple[str, str | None, int | None, bool]:
+    """:func:`provider_for` plus whether the host is a gateway: known as no provider's.
+
+    Any host that is neither a known API host, Azure, Ollama's port nor named in
+    ``OTEL_TOKENS_PROVIDER_HOSTS`` is an OpenAI-compatible gateway or proxy. Its provider stays
+    ``openai`` (the conventions name the provider as the client knows it, and the same gateway
+    serves many providers), and its calls are priced from the model name instead (see
+    ``otel_tokens.pricing``). Pure; callers cache the result per client.
+    """
     parts = urlsplit(base_url)
     host = (parts.hostname or "").lower()
     port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
@@ -60,11 +74,10 @@ def provider_for(
         or (semconv.PROVIDER_AZURE_OPENAI if is_azure_client or host.endswith(AZURE_HOST_SUFFIXES) else None)
         or KNOWN_HOSTS.get(host)
         or (semconv.PROVIDER_OLLAMA if port == OLLAMA_PORT else None)
-        # Any other host is an OpenAI-compatible gateway or proxy; models it forwards to OpenAI
-        # are priced as OpenAI's, and self-hosted model names simply find no price.
-        or semconv.PROVIDER_OPENAI
     )
-    return provider, host or None, port
+    if provider is None:
+        return semconv.PROVIDER_OPENAI, host or None, port, True
+    return provider, host or None, port, False
 
 
 def given(value: Any) -> bool:
@@ -90,40 +103,54 @@ _SPECIAL = frozenset(
 )
 
 
+_OUTPUT_FORMATS = frozenset({"response_format", "text", "text_format"})
+
+
 def request_attributes(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """``gen_ai.request.*`` attributes of a call's keyword arguments."""
     values: dict[str, Any] = {}
-    special = False
-    # One pass over what the caller gave (a handful of keys), not over every known parameter.
+    special: set[str] | None = None
+    # One pass over what the caller gave (a handful of keys), not over every known parameter;
+    # the special ones are then looked at only if given.
     for name, value in kwargs.items():
         attribute = _PLAIN_PARAMETERS.get(name)
         if attribute is not None:
             if given(value):
                 values[attribute] = value
         elif name in _SPECIAL:
-            special = True
-    if not special:
+            if special is None:
+                special = {name}
+            else:
+                special.add(name)
+    if special is None:
         return values
     for name in _MAX_TOKENS:
-        value = kwargs.get(name)
-        if given(value):
-            values[semconv.GEN_AI_REQUEST_MAX_TOKENS] = value
-            break
-    stop = kwargs.get("stop")
-    if given(stop):
-        values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop or ())
-    n = kwargs.get("n")
-    if given(n) and n != 1:
-        values[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = n
-    if kwargs.get("stream") is True:
+        if name in special:
+            value = kwargs[name]
+            if given(value):
+                values[semconv.GEN_AI_REQUEST_MAX_TOKENS] = value
+                break
+    if "stop" in special:
+        stop = kwargs["stop"]
+        if given(stop):
+            values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = (
+                [stop] if isinstance(stop, str) else list(stop or ())
+            )
+    if "n" in special:
+        n = kwargs["n"]
+        if given(n) and n != 1:
+            values[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = n
+    if "stream" in special and kwargs["stream"] is True:
         values[semconv.GEN_AI_REQUEST_STREAM] = True
-    output_type = _output_type(kwargs)
-    if output_type:
-        values[semconv.GEN_AI_OUTPUT_TYPE] = output_type
-    encoding = kwargs.get("encoding_format")
-    if operation == semconv.OPERATION_EMBEDDINGS and given(encoding):
-        # When absent the SDK sends base64 but hands the user floats: record only what was asked.
-        values[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
+    if not special.isdisjoint(_OUTPUT_FORMATS):
+        output_type = _output_type(kwargs)
+        if output_type:
+            values[semconv.GEN_AI_OUTPUT_TYPE] = output_type
+    if "encoding_format" in special:
+        encoding = kwargs["encoding_format"]
+        if operation == semconv.OPERATION_EMBEDDINGS and given(encoding):
+            # When absent the SDK sends base64 but hands the user floats: record only what was asked.
+            values[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
     return values
 
 
@@ -178,8 +205,11 @@ def responses_usage(usage: Any) -> Usage | None:
 # -- responses -----------------------------------------------------------------------------
 
 
-def response_attributes(response: Any) -> dict[str, Any] | None:
-    tier = text_or_none(get(response, "service_tier"))
+def response_attributes(response: Any, tier: str | None = None) -> dict[str, Any] | None:
+    """The ``openai.response.*`` attributes; ``tier`` is the response's service tier when the
+    caller has read it already (it is read here otherwise)."""
+    if tier is None:
+        tier = text_or_none(get(response, "service_tier"))
     fingerprint = text_or_none(get(response, "system_fingerprint"))
     if not tier and not fingerprint:
         return None
@@ -194,8 +224,8 @@ def response_attributes(response: Any) -> dict[str, Any] | None:
 def chat_result(response: Any) -> CallResult:
     """A chat completion (``ChatCompletion``, ``ParsedChatCompletion`` or a dict)."""
     result = shape.chat_result(response, chat_usage, message_texts)
-    result.service_tier = text_or_none(get(response, "service_tier"))
-    result.attributes = response_attributes(response)
+    result.service_tier = tier = text_or_none(get(response, "service_tier"))
+    result.attributes = response_attributes(response, tier)
     return result
 
 
