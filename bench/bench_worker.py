@@ -130,7 +130,7 @@ def main() -> None:
         command = [
             sys.executable,
             "-m",
-            "otel_tokens.testing.fake_server",
+            "otel_tokens_fake_providers",
             "--port",
             "0",
             "--chunks",

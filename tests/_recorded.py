@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from otel_tokens.testing import RawResponse
+from otel_tokens_fake_providers import RawResponse
 
 RECORDED_DIR = Path(
     os.environ.get("OTEL_TOKENS_RECORDED_DIR")

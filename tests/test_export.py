@@ -23,9 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
+from otel_tokens_fake_providers import FakeProviderServer, Scenario
 
 from otel_tokens import _export, _runtime, semconv
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
+from otel_tokens.testing import InMemoryTelemetry
 
 WARNING = re.compile(
     r"^otel-tokens: cannot send telemetry to http://\S+/v1/traces and http://\S+/v1/metrics \((.+?)\)\."

@@ -14,8 +14,7 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-
-from otel_tokens.testing import FakeProviderServer, Scenario
+from otel_tokens_fake_providers import FakeProviderServer, Scenario
 
 from ._otlp_receiver import OtlpReceiver
 

@@ -12,10 +12,11 @@ import uuid
 
 import openai
 import pytest
+from otel_tokens_fake_providers import FakeProviderServer, Scenario
 
 import otel_tokens
 from otel_tokens import ConfigurationError, _runtime
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
+from otel_tokens.testing import InMemoryTelemetry
 
 from ._otlp_receiver import OtlpReceiver
 

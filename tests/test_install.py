@@ -1,4 +1,4 @@
-"""Each of the nine distributions has the metadata an index page shows: readme, summary, license
+"""Each of the ten distributions has the metadata an index page shows: readme, summary, license
 file, classifiers, project URLs. The installs themselves are tested by scripts/test-install; the
 built archives are checked by scripts/build-dists (LICENSE inside, `twine check --strict`)."""
 
@@ -11,7 +11,9 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = [ROOT] + sorted(p for p in (ROOT / "instrumentors").iterdir() if (p / "pyproject.toml").exists())
+FAKE_PROVIDERS = ROOT / "fake_providers"
+INSTRUMENTORS = sorted(p for p in (ROOT / "instrumentors").iterdir() if (p / "pyproject.toml").exists())
+FOLDERS = [ROOT, FAKE_PROVIDERS, *INSTRUMENTORS]
 URLS = {"Homepage", "Documentation", "Source", "Issues"}
 
 
@@ -23,8 +25,9 @@ def _id(folder: Path) -> str:
     return "core" if folder == ROOT else folder.name
 
 
-def test_nine_distributions():
-    assert len(FOLDERS) == 9
+def test_ten_distributions():
+    assert len(FOLDERS) == 10
+    assert (FAKE_PROVIDERS / "pyproject.toml").exists()
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=_id)
@@ -62,7 +65,7 @@ def test_classifiers(folder):
     assert not requires_python.contains(f"3.{min(int(v.split('.')[1]) for v in versions) - 1}.0")
 
 
-def test_core_and_instrumentors_share_release_metadata():
+def test_every_distribution_shares_the_cores_release_metadata():
     core = _project(ROOT)
     for folder in FOLDERS[1:]:
         project = _project(folder)
@@ -72,7 +75,7 @@ def test_core_and_instrumentors_share_release_metadata():
         assert python == [c for c in core["classifiers"] if c.startswith("Programming Language")], folder.name
 
 
-@pytest.mark.parametrize("folder", FOLDERS[1:], ids=_id)
+@pytest.mark.parametrize("folder", INSTRUMENTORS, ids=_id)
 def test_instrumentor_readme_states_its_range_and_install(folder):
     project = _project(folder)
     readme = (folder / "README.md").read_text()
@@ -84,10 +87,16 @@ def test_instrumentor_readme_states_its_range_and_install(folder):
     assert "https://github.com/otel-tokens/otel-tokens#readme" in readme  # the main README
 
 
+def test_fake_providers_readme_states_its_install_and_command():
+    readme = (FAKE_PROVIDERS / "README.md").read_text()
+    assert 'pip install "otel-tokens[testing]"' in readme
+    assert "pip install ./fake_providers" in readme
+    assert "python -m otel_tokens_fake_providers --port 8089" in readme
+    assert "https://github.com/otel-tokens/otel-tokens#readme" in readme
+
+
 def test_ci_runs_exactly_the_readmes_test_command():
     readme = (ROOT / "README.md").read_text()
-    [command] = [
-        line for line in readme.splitlines() if line.startswith("scripts/uv run pytest")
-    ]
+    [command] = [line for line in readme.splitlines() if line.startswith("scripts/uv run pytest")]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert ci[-1] == command

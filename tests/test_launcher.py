@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from otel_tokens.testing import FakeProviderServer, Scenario
+from otel_tokens_fake_providers import FakeProviderServer, Scenario
 
 from ._otlp_receiver import OtlpReceiver
 

@@ -1,4 +1,5 @@
-"""Each instrumentor's `instruments` extra and instrumentation_dependencies() stay in step."""
+"""Each instrumentor's `instruments` extra and instrumentation_dependencies() stay in step; the
+core's extras offer every instrumentor, the fake providers and what the demo needs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUMENTORS = sorted(p for p in (ROOT / "instrumentors").iterdir() if (p / "pyproject.toml").exists())
+FAKE_PROVIDERS = "otel-tokens-fake-providers>=0.1.0,<0.2"
 
 
 def _normalise(requirement: str) -> str:
@@ -42,3 +44,49 @@ def test_core_extras_offer_every_instrumentor():
     for folder in INSTRUMENTORS:
         extra = folder.name.replace("_", "-")
         assert extras[extra] == [f"otel-tokens-{extra}>=0.1.0,<0.2"]
+
+
+def _instruments() -> dict[str, str]:
+    """Each instrumentor's supported client requirement, by the client's distribution name."""
+    from packaging.requirements import Requirement
+
+    found = {}
+    for folder in INSTRUMENTORS:
+        project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+        for requirement in project["optional-dependencies"]["instruments"]:
+            found[Requirement(requirement).name] = requirement
+    return found
+
+
+def test_testing_extra_is_the_fake_providers_alone():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["optional-dependencies"]["testing"] == [FAKE_PROVIDERS]
+    # Not in a production install: no plain dependency of the core pulls it in.
+    assert not [d for d in project["dependencies"] if "fake-providers" in d]
+
+
+def test_demo_extra_has_the_fake_providers_every_instrumentor_and_its_clients_supported_ranges():
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    demo = project["optional-dependencies"]["demo"]
+    ours = [r for r in demo if r.startswith("otel-tokens-")]
+    assert set(ours) == {FAKE_PROVIDERS, *project["optional-dependencies"]["all"]}
+    supported = _instruments()
+    supported["boto3"] = supported["botocore"].replace("botocore", "boto3")  # released in step
+    clients = [r for r in demo if not r.startswith("otel-tokens-")]
+    for requirement in clients:
+        assert _normalise(requirement) == _normalise(supported[Requirement(requirement).name]), requirement
+    # Every client SDK the demo imports, and no other.
+    source = (ROOT / "src" / "otel_tokens" / "demo.py").read_text()
+    imports = {
+        "openai": "import openai",
+        "anthropic": "import anthropic",
+        "google-genai": "from google import genai",
+        "boto3": "import boto3",
+        "cohere": "import cohere",
+        "ollama": "import ollama",
+    }
+    assert {Requirement(r).name for r in clients} == set(imports)
+    for name, statement in imports.items():
+        assert f"    {statement}\n" in source, name

@@ -13,8 +13,8 @@ from typing import Any
 
 import anthropic
 import pytest
+from otel_tokens_fake_providers import FakeProviderServer
 
-from otel_tokens.testing import FakeProviderServer
 from tests._recorded import exchange_params, expected_path, raw_response
 
 # The recordings name models that this SDK warns are deprecated; that is expected here.

@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from otel_tokens_fake_providers import FakeProviderServer
 
-from otel_tokens.testing import FakeProviderServer
 from tests._recorded import exchange_params, expected_path, raw_response
 from tests.instrumentors.bedrock.helpers import converse_reports_cache
 from tests.instrumentors.bedrock.test_recorded import model_id

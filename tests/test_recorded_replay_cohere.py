@@ -12,8 +12,8 @@ from typing import Any
 
 import cohere
 import pytest
+from otel_tokens_fake_providers import FakeProviderServer
 
-from otel_tokens.testing import FakeProviderServer
 from tests._recorded import exchange_params, expected_path, raw_response
 
 

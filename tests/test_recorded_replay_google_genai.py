@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from google import genai
 from google.genai import types
+from otel_tokens_fake_providers import FakeProviderServer
 
-from otel_tokens.testing import FakeProviderServer
 from tests._recorded import exchange_params, expected_path, raw_response
 
 _MODEL_IN_PATH = re.compile(r"/models/([^/:]+):")

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from otel_tokens_fake_providers import FakeProviderServer
 
-from otel_tokens.testing import FakeProviderServer
 from tests._recorded import exchange_params, expected_path, raw_response
 from tests.instrumentors.mistralai.sdk import Mistral
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import ollama
 import pytest
+from otel_tokens_fake_providers import FakeProviderServer
 
-from otel_tokens.testing import FakeProviderServer
 from tests._recorded import exchange_params, raw_response
 
 _COUNTS = ("prompt_eval_count", "eval_count")

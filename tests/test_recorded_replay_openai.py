@@ -14,8 +14,8 @@ from urllib.parse import parse_qs
 
 import openai
 import pytest
+from otel_tokens_fake_providers import FakeProviderServer
 
-from otel_tokens.testing import FakeProviderServer
 from tests._recorded import exchange_params, expected_path, raw_response
 
 _RESOURCES = {

@@ -108,11 +108,12 @@ def test_the_tag_value_limit_holds_across_instrumented_clients():
     import anthropic
     import openai
     from otel_tokens_anthropic import AnthropicInstrumentor
+    from otel_tokens_fake_providers import FakeProviderServer, Scenario
     from otel_tokens_openai import OpenAIInstrumentor
 
     from otel_tokens import _runtime
     from otel_tokens._settings import Settings
-    from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
+    from otel_tokens.testing import InMemoryTelemetry
 
     _runtime.set_settings(Settings(max_tag_values=2))
     memory = InMemoryTelemetry()

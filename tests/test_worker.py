@@ -12,11 +12,12 @@ import threading
 
 import openai
 import pytest
+from otel_tokens_fake_providers import FakeProviderServer, Scenario
 
 import otel_tokens
 from otel_tokens import _runtime, _worker, semconv
 from otel_tokens._invocation import Invocation
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
+from otel_tokens.testing import InMemoryTelemetry
 
 BOUND = 40
 FLOOD = 160

@@ -2,7 +2,9 @@
 
 Run with ``uv run otel-tokens-demo`` (or ``python -m otel_tokens.demo``). Needs no account and
 no network: the real openai, anthropic, google-genai, boto3, cohere and ollama SDKs (those that
-are installed) talk to otel-tokens' fake provider server on 127.0.0.1.
+are installed; openai at least) talk to the fake provider server on 127.0.0.1. The server, the
+instrumentors and the SDKs are not dependencies of the core: ``pip install "otel-tokens[demo]"``
+installs them, and without them the demo says so in one line and exits with status 2.
 Set ``OTEL_EXPORTER_OTLP_ENDPOINT`` to also send the telemetry to a collector.
 """
 
@@ -10,15 +12,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import otel_tokens
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
+from otel_tokens.testing import InMemoryTelemetry
+
+if TYPE_CHECKING:
+    from otel_tokens_fake_providers import FakeProviderServer
+
+# Imported only when the demo runs (they are in the "demo" extra, not in the core's dependencies);
+# the other providers' SDKs are optional: their part of the workload is skipped without them.
+_REQUIRED = ("otel_tokens_fake_providers", "otel_tokens_openai", "openai")
+_MISSING = (
+    "the demo needs the fake providers, the instrumentors and the client SDKs ({} is not installed): "
+    'pip install "otel-tokens[demo]"'
+)
 
 SYSTEM: Any = {"role": "system", "content": "You are a concise assistant for an online bookshop. " * 40}
 
@@ -26,6 +40,7 @@ SYSTEM: Any = {"role": "system", "content": "You are a concise assistant for an 
 def run_workload(base_url: str, server: FakeProviderServer) -> None:
     """What a small product does in a minute: autocomplete, support summaries, an agent, RAG."""
     import openai
+    from otel_tokens_fake_providers import Scenario
 
     client = openai.OpenAI(base_url=base_url + "/v1", api_key="sk-demo-not-a-real-key", max_retries=0)
 
@@ -113,6 +128,8 @@ def run_workload(base_url: str, server: FakeProviderServer) -> None:
 
 def run_other_providers(base_url: str, server: FakeProviderServer) -> None:
     """The same product's other providers; each part runs only if its SDK is installed."""
+    from otel_tokens_fake_providers import Scenario
+
     with contextlib.suppress(ImportError), otel_tokens.tags(team="support", feature="ticket-summary"):
         import anthropic
 
@@ -249,6 +266,16 @@ def _telemetry() -> InMemoryTelemetry:
     return telemetry
 
 
+def _missing_requirement() -> str | None:
+    """The first module the demo needs that cannot be imported (or that one's own missing import)."""
+    for name in _REQUIRED:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            return error.name or name
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="otel-tokens-demo", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=1, help="times to run the workload (default 1)")
@@ -256,6 +283,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.pause < 0:
         parser.error("--rounds must be at least 1 and --pause not negative")
+    missing = _missing_requirement()
+    if missing is not None:
+        parser.exit(2, f"{parser.prog}: {_MISSING.format(missing)}\n")
+    from otel_tokens_fake_providers import FakeProviderServer
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     telemetry = _telemetry()
     try:

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from otel_tokens_fake_providers import FakeProviderServer
 
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry
+from otel_tokens.testing import InMemoryTelemetry
 from otel_tokens.usage import take_invalid_count
 
 

@@ -21,10 +21,10 @@ import openai
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from otel_tokens_fake_providers import FakeProviderServer, Scenario
 
 import otel_tokens
 from otel_tokens.demo import run_other_providers, run_workload
-from otel_tokens.testing import FakeProviderServer, Scenario
 
 # What a careless application might put on its own span; the gateway must mask both.
 LEAKED_AUTHORIZATION = "Bearer sk-proj-LEAKEDLEAKEDLEAKEDLEAKED0123"

@@ -1,16 +1,22 @@
-"""Test helpers for users of otel-tokens: in-memory telemetry and a local fake LLM provider.
+"""Helpers for your own tests: what otel-tokens recorded, read from memory.
 
-from otel_tokens.testing import FakeProviderServer, InMemoryTelemetry, Scenario
+``capture()`` instruments every installed client into in-memory providers for one block::
 
-telemetry = InMemoryTelemetry()
-otel_tokens.init(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
-with FakeProviderServer(Scenario(text="hi", prompt_tokens=10)) as server:
-    client = openai.OpenAI(base_url=server.url + "/v1", api_key="x")
-    client.chat.completions.create(model="gpt-4o-mini", messages=[...])
-[span] = telemetry.spans()
+    from otel_tokens.testing import capture
+
+    with capture(default_tags={"team": "search"}) as telemetry:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[...])
+    [span] = telemetry.spans()
+    assert span.attributes["gen_ai.usage.input_tokens"] == 10
+    cost = telemetry.points("otel_tokens.client.cost")
+
+``InMemoryTelemetry`` gives the providers alone, to pass to ``otel_tokens.init()`` or to one
+instrumentor's ``instrument()``. A fake provider server for the client to call is a separate
+distribution: ``pip install "otel-tokens[testing]"``, then
+``from otel_tokens_fake_providers import FakeProviderServer, Scenario``.
 """
 
-from ._fake_server import FakeProviderServer, RawResponse, ReceivedRequest, Scenario
+from ._capture import capture
 from ._memory import InMemoryTelemetry, Point
 
-__all__ = ["FakeProviderServer", "InMemoryTelemetry", "Point", "RawResponse", "ReceivedRequest", "Scenario"]
+__all__ = ["InMemoryTelemetry", "Point", "capture"]

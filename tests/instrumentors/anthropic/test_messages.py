@@ -8,9 +8,9 @@ import json
 import anthropic
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
+from otel_tokens_fake_providers import RawResponse, Scenario
 
 from otel_tokens import tags
-from otel_tokens.testing import RawResponse, Scenario
 
 from .helpers import DATED_MODEL, HAIKU_4_5, MESSAGES, MODEL, cost, details, only_span, subset, token_points
 

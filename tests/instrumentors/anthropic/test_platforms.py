@@ -7,8 +7,7 @@ import json
 import anthropic
 import pytest
 import wrapt
-
-from otel_tokens.testing import RawResponse, Scenario
+from otel_tokens_fake_providers import RawResponse, Scenario
 
 from .helpers import HAIKU_3, HAIKU_4_5, MESSAGES, MODEL, cost, event_stream_frame, only_span, subset
 

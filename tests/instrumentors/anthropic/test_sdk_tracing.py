@@ -10,8 +10,9 @@ from __future__ import annotations
 import anthropic
 import pytest
 from otel_tokens_anthropic import AnthropicInstrumentor
+from otel_tokens_fake_providers import Scenario
 
-from otel_tokens.testing import InMemoryTelemetry, Scenario
+from otel_tokens.testing import InMemoryTelemetry
 
 from .conftest import API_KEY
 from .helpers import MESSAGES, MODEL

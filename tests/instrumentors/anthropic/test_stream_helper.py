@@ -8,8 +8,7 @@ import anthropic
 import pytest
 from anthropic.lib.streaming import AsyncMessageStream, MessageStream
 from opentelemetry.trace import StatusCode
-
-from otel_tokens.testing import Scenario
+from otel_tokens_fake_providers import Scenario
 
 from .helpers import HAIKU_4_5, MESSAGES, MODEL, cost, only_span, subset
 

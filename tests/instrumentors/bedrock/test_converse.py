@@ -8,9 +8,9 @@ import pytest
 from botocore.eventstream import EventStream
 from botocore.exceptions import ClientError, EventStreamError
 from opentelemetry.trace import SpanKind, StatusCode
+from otel_tokens_fake_providers import Scenario
 
 from otel_tokens import tags
-from otel_tokens.testing import Scenario
 
 from .helpers import (
     CLAUDE_35_HAIKU,

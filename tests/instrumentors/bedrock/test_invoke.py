@@ -10,8 +10,7 @@ from botocore.eventstream import EventStream
 from botocore.exceptions import EventStreamError
 from botocore.response import StreamingBody
 from opentelemetry.trace import StatusCode
-
-from otel_tokens.testing import Scenario
+from otel_tokens_fake_providers import Scenario
 
 from .helpers import (
     CLAUDE_3_HAIKU,
@@ -287,8 +286,8 @@ def test_invoke_stream_per_family(
 
 
 def test_invoke_stream_without_metrics_uses_the_family_counts(server, client, telemetry):
-    from otel_tokens.testing import RawResponse
-    from otel_tokens.testing._bedrock_wire import EVENTSTREAM_CONTENT_TYPE, chunk_frame
+    from otel_tokens_fake_providers import RawResponse
+    from otel_tokens_fake_providers._bedrock_wire import EVENTSTREAM_CONTENT_TYPE, chunk_frame
 
     # A Titan stream whose last chunk carries no invocation metrics (e.g. guardrail-blocked input).
     chunk = {

@@ -10,8 +10,9 @@ import pytest
 import wrapt
 from botocore.exceptions import ClientError
 from otel_tokens_bedrock import BedrockInstrumentor, _endpoints
+from otel_tokens_fake_providers import Scenario
 
-from otel_tokens.testing import InMemoryTelemetry, Scenario
+from otel_tokens.testing import InMemoryTelemetry
 
 from .conftest import NO_RETRIES, make_client
 from .helpers import only_span

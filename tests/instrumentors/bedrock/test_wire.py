@@ -7,9 +7,8 @@ import json
 
 import pytest
 from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
-
-from otel_tokens.testing import ReceivedRequest, Scenario
-from otel_tokens.testing._bedrock_wire import (
+from otel_tokens_fake_providers import ReceivedRequest, Scenario
+from otel_tokens_fake_providers._bedrock_wire import (
     chunk_frame,
     dispatch,
     event_frame,
@@ -18,6 +17,7 @@ from otel_tokens.testing._bedrock_wire import (
     frame,
     handles,
 )
+
 from tests._recorded import load_exchanges, recorded
 
 

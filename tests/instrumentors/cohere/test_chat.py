@@ -8,9 +8,9 @@ import gc
 import cohere
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
+from otel_tokens_fake_providers import Scenario
 
 from otel_tokens import tags
-from otel_tokens.testing import Scenario
 
 from .conftest import make_client
 from .helpers import (

@@ -6,9 +6,9 @@ import inspect
 
 import cohere
 import pytest
+from otel_tokens_fake_providers import Scenario
 
 from otel_tokens import tags
-from otel_tokens.testing import Scenario
 
 from .helpers import COMMAND, EMBED_V4, cost, only_span, token_points
 

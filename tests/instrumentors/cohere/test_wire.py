@@ -7,9 +7,9 @@ from itertools import groupby
 from typing import Any
 
 import pytest
+from otel_tokens_fake_providers import ReceivedRequest, Scenario
+from otel_tokens_fake_providers import _cohere_wire as wire
 
-from otel_tokens.testing import ReceivedRequest, Scenario
-from otel_tokens.testing import _cohere_wire as wire
 from tests._recorded import exchange_params
 
 

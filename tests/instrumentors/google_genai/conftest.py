@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from google import genai
 from google.genai import types
+from otel_tokens_fake_providers import FakeProviderServer
 from otel_tokens_google_genai import GoogleGenAIInstrumentor
-
-from otel_tokens.testing import FakeProviderServer
 
 API_KEY = "gemini-test-secret"
 VERTEX_TOKEN = "vertex-test-token"

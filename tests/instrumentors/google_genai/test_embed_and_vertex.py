@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from google.genai import types
+from otel_tokens_fake_providers import Scenario
 
-from otel_tokens.testing import Scenario
 from otel_tokens.tokenize import Tokenizer
 
 from .conftest import VERTEX_TOKEN

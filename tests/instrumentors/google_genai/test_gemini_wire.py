@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from otel_tokens.testing import ReceivedRequest, Scenario
-from otel_tokens.testing import _gemini_wire as wire
+from otel_tokens_fake_providers import ReceivedRequest, Scenario
+from otel_tokens_fake_providers import _gemini_wire as wire
 
 BODY = {"contents": [{"role": "user", "parts": [{"text": "Hello there, how are you?"}]}]}
 

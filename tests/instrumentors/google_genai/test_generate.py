@@ -9,9 +9,9 @@ import gc
 import pytest
 from google.genai import errors, types
 from opentelemetry.trace import SpanKind, StatusCode
+from otel_tokens_fake_providers import Scenario
 
 from otel_tokens import tags
-from otel_tokens.testing import Scenario
 
 from .conftest import API_KEY
 from .helpers import (

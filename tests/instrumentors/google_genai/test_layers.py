@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import wrapt
 from google.genai import types
+from otel_tokens_fake_providers import Scenario
 
 import otel_tokens
 from otel_tokens import tags
@@ -23,7 +24,7 @@ from otel_tokens.instrumentation import (
     sync_wrapper,
 )
 from otel_tokens.metrics import create_instruments
-from otel_tokens.testing import InMemoryTelemetry, Scenario
+from otel_tokens.testing import InMemoryTelemetry
 
 from .conftest import gemini_client
 from .helpers import GEMINI_25_FLASH, cost, only_span, token_points

@@ -8,9 +8,9 @@ import litellm
 import pytest
 from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
 from opentelemetry.trace import SpanKind, StatusCode
+from otel_tokens_fake_providers import Scenario
 
 from otel_tokens import tags
-from otel_tokens.testing import Scenario
 
 from .helpers import GPT_4O_MINI, GPT_5, MESSAGES, cost, details, only_span, token_points
 

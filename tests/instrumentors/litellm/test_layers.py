@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import litellm
 import pytest
+from otel_tokens_fake_providers import Scenario
 from otel_tokens_openai import OpenAIInstrumentor
 
-from otel_tokens.testing import InMemoryTelemetry, Scenario
+from otel_tokens.testing import InMemoryTelemetry
 
 from .helpers import GPT_4O_MINI, MESSAGES, cost, only_span, token_points
 

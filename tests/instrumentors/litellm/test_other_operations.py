@@ -6,8 +6,7 @@ import json
 
 import litellm
 import pytest
-
-from otel_tokens.testing import RawResponse, Scenario
+from otel_tokens_fake_providers import RawResponse, Scenario
 
 from .helpers import (
     CLAUDE_35_SONNET,

@@ -6,9 +6,9 @@ import gc
 
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
+from otel_tokens_fake_providers import Scenario
 
 from otel_tokens import tags
-from otel_tokens.testing import Scenario
 
 from .conftest import API_KEY
 from .helpers import MESSAGES, MISTRAL_SMALL, cost, details, only_span, token_points

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from otel_tokens.testing import Scenario
+from otel_tokens_fake_providers import Scenario
 
 from .helpers import CODESTRAL, MISTRAL_EMBED, cost, only_span, token_points
 

@@ -13,12 +13,13 @@ import httpx
 import openai
 import pytest
 from opentelemetry import trace
+from otel_tokens_fake_providers import Scenario
 from otel_tokens_mistralai import MistralAIInstrumentor
 from otel_tokens_openai import OpenAIInstrumentor
 
 from otel_tokens._patching import PatchSet
 from otel_tokens.record import Recorder
-from otel_tokens.testing import InMemoryTelemetry, Scenario
+from otel_tokens.testing import InMemoryTelemetry
 
 from .helpers import MESSAGES, MISTRAL_SMALL, cost, only_span, token_points
 from .sdk import Mistral

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from otel_tokens_fake_providers import ReceivedRequest, Scenario
+from otel_tokens_fake_providers import _mistral_wire as wire
 
-from otel_tokens.testing import Scenario
-from otel_tokens.testing import _mistral_wire as wire
-from otel_tokens.testing._fake_server import ReceivedRequest
 from tests._recorded import load_exchanges, recorded
 
 MISTRAL_AGENT = "mistral-client-python/3.7.0"

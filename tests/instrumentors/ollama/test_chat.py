@@ -5,9 +5,9 @@ from __future__ import annotations
 import ollama
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
+from otel_tokens_fake_providers import Scenario
 
 from otel_tokens import tags
-from otel_tokens.testing import Scenario
 from otel_tokens.tokenize import Tokenizer
 
 from .helpers import MESSAGES, OVERRIDES, details, gpu_cost, only_span, token_points

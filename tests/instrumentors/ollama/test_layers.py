@@ -10,9 +10,8 @@ import httpx
 import ollama
 import openai
 import wrapt
+from otel_tokens_fake_providers import Scenario
 from otel_tokens_ollama import OllamaInstrumentor
-
-from otel_tokens.testing import Scenario
 
 from .helpers import MESSAGES, only_span
 

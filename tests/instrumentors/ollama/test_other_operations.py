@@ -6,8 +6,8 @@ import inspect
 
 import ollama
 import pytest
+from otel_tokens_fake_providers import Scenario
 
-from otel_tokens.testing import Scenario
 from otel_tokens.tokenize import Tokenizer
 
 from .helpers import MESSAGES, only_span, token_points

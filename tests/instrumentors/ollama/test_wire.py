@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
+from otel_tokens_fake_providers import ReceivedRequest, Scenario
+from otel_tokens_fake_providers import _ollama_wire as wire
 
-from otel_tokens.testing import ReceivedRequest, Scenario
-from otel_tokens.testing import _ollama_wire as wire
 from tests._recorded import load_exchanges, recorded
 
 

@@ -7,9 +7,9 @@ import gc
 import openai
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
+from otel_tokens_fake_providers import Scenario
 
 from otel_tokens import tags
-from otel_tokens.testing import Scenario
 
 from .helpers import GPT_4O_MINI, GPT_5, GPT_5_PRIORITY, cost, only_span, token_points
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import genai_prices
 import pytest
+from otel_tokens_fake_providers import Scenario
 
 from otel_tokens import _runtime
 from otel_tokens._settings import Settings
-from otel_tokens.testing import Scenario
 from tests._recorded import RECORDED_DIR, raw_response, recorded
 from tests.test_recorded_replay_openai import _client, _send
 

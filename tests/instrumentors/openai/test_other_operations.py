@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import openai
 import pytest
-
-from otel_tokens.testing import Scenario
+from otel_tokens_fake_providers import Scenario
 
 from .helpers import EMBEDDING_3_SMALL, GPT_4O_MINI, cost, only_span, token_points
 

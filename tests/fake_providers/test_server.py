@@ -14,8 +14,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-
-from otel_tokens.testing import FakeProviderServer, RawResponse, Scenario
+from otel_tokens_fake_providers import FakeProviderServer, RawResponse, Scenario
 
 
 def _broken_stream_errors() -> tuple[type[BaseException], ...]:

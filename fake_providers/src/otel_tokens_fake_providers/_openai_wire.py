@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._fake_server import Scenario
+    from ._server import Scenario
 
 JSON = dict[str, Any]
 #: Appended to the echoed request model when `Scenario.dated_model` is set, as the real API does.

@@ -1,4 +1,4 @@
-"""Run the fake provider by hand: `python -m otel_tokens.testing.fake_server --port 8089`.
+"""Run the fake provider by hand: `python -m otel_tokens_fake_providers --port 8089`.
 
 Serves on 127.0.0.1 until interrupted; point an OpenAI client at the printed base URL.
 """
@@ -9,13 +9,13 @@ import argparse
 import contextlib
 import threading
 
-from ._fake_server import FakeProviderServer, Scenario
+from ._server import FakeProviderServer, Scenario
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, serve until Ctrl-C, and return the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m otel_tokens.testing.fake_server",
+        prog="python -m otel_tokens_fake_providers",
         description="A fake OpenAI-compatible provider on 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=8089, help="port to bind (0 picks a free one)")

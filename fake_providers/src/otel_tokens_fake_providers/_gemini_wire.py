@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ._openai_wire import Reply, dumps, embedding_vector, split_text, stream_reply
 
 if TYPE_CHECKING:
-    from ._fake_server import ReceivedRequest, Scenario
+    from ._server import ReceivedRequest, Scenario
 
 JSON = dict[str, Any]
 Event = tuple[bytes, bool]

@@ -40,7 +40,7 @@ from urllib.parse import unquote
 from ._openai_wire import JSON_CONTENT_TYPE, Reply, completion_tokens_for, dumps, split_text, stream_reply
 
 if TYPE_CHECKING:
-    from ._fake_server import ReceivedRequest, Scenario
+    from ._server import ReceivedRequest, Scenario
 
 JSON = dict[str, Any]
 EVENTSTREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"

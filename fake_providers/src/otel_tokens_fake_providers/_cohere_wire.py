@@ -37,7 +37,7 @@ from ._openai_wire import (
 )
 
 if TYPE_CHECKING:
-    from ._fake_server import ReceivedRequest, Scenario
+    from ._server import ReceivedRequest, Scenario
 
 JSON = dict[str, Any]
 NDJSON_CONTENT_TYPE = "application/stream+json"

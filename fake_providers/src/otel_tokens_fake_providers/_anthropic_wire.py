@@ -43,7 +43,7 @@ from ._openai_wire import (
 )
 
 if TYPE_CHECKING:
-    from ._fake_server import ReceivedRequest, Scenario
+    from ._server import ReceivedRequest, Scenario
 
 JSON = dict[str, Any]
 
