@@ -17,8 +17,8 @@ def test_demo_records_every_provider_with_tokens_cost_and_tags():
     rows = [line.split() for line in done.stdout.splitlines()]
     # One row per recorded call: provider, operation, model, tags, input, cached, output, reasoning, cost.
     expected = [
-        "anthropic chat claude-sonnet-4-5 support/ticket-summary 2198 0 220 - 0.011430",
-        "anthropic chat claude-sonnet-4-5 support/ticket-summary 2198 2048 220 - 0.004364",
+        "anthropic chat claude-sonnet-4-6 support/ticket-summary 2198 0 220 - 0.011430",
+        "anthropic chat claude-sonnet-4-6 support/ticket-summary 2198 2048 220 - 0.004364",
         "gcp.gemini generate_cont gemini-2.5-flash research/market-scan 2400 - 2000 1400 0.005720",
         "aws.bedrock chat us.amazon.nova-lite-v1:0 search/query-rewrite 640 - 40 - 0.000048",
         "ollama chat llama3.1 platform/rag-index 900 - 120 - 0.000000",
@@ -84,3 +84,25 @@ def test_demo_without_its_extra_says_what_to_install_in_one_line(module):
         "otel-tokens-demo: the demo needs the fake providers, the instrumentors and the client SDKs "
         f'({module} is not installed): pip install "otel-tokens[demo]"'
     ]
+
+
+def test_the_readmes_demo_sample_is_what_the_demo_prints():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    sample = readme.split("```\nfake provider server on ", 1)[1].split("\n```", 1)[0]
+    sample_lines = ("fake provider server on " + sample).splitlines()
+    done = subprocess.run(
+        [sys.executable, "-m", "otel_tokens.demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    first, *table = [line.rstrip() for line in done.stdout.splitlines()]
+    # As a terminal shows it: the server line, the WARNINGs (stderr) while the workload runs, the rest.
+    printed = [first, *done.stderr.splitlines(), *table]
+    port = re.compile(r"127\.0\.0\.1:\d+")
+    assert [port.sub("PORT", line) for line in sample_lines] == [port.sub("PORT", line) for line in printed]

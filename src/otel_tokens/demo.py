@@ -146,7 +146,7 @@ def run_other_providers(base_url: str, server: FakeProviderServer) -> None:
                 )
             )
             with claude.messages.stream(
-                model="claude-sonnet-4-5",
+                model="claude-sonnet-4-6",  # a current model: 4-5 reached end of life on 2026-11-30
                 max_tokens=400,
                 system=[
                     {"type": "text", "text": "Ticket history...", "cache_control": {"type": "ephemeral"}}
