@@ -105,3 +105,24 @@ def test_disabled_instrumentors_are_honoured_under_the_launcher():
     assert completed.returncode == 0, completed.stderr
     openai_type, anthropic_type = completed.stdout.split()
     assert (openai_type, anthropic_type.endswith("FunctionWrapper")) == ("function", True)  # openai alone
+
+
+@pytest.mark.parametrize("launcher_reports", [True, False])
+def test_an_out_of_range_client_is_reported_once_under_the_launcher(monkeypatch, caplog, launcher_reports):
+    """opentelemetry-instrumentation 0.66 logs the conflict at ERROR itself: then we say nothing."""
+    import logging
+
+    from opentelemetry.instrumentation.dependencies import DependencyConflict
+
+    from otel_tokens import _dependencies
+    from otel_tokens._launcher import ClientVersionCheck
+
+    monkeypatch.setattr(
+        _dependencies, "installed_version", lambda name: "1.30.0" if name == "openai" else None
+    )
+    if not launcher_reports:  # an older launcher, which says so at debug level only
+        monkeypatch.delattr(DependencyConflict, "_log")
+    with caplog.at_level(logging.WARNING, logger="otel_tokens"):
+        ClientVersionCheck()._instrument()
+    ours = [r.getMessage() for r in caplog.records if r.name == "otel_tokens"]
+    assert len(ours) == (0 if launcher_reports else 1), ours
