@@ -178,6 +178,8 @@ def test_first_run_without_a_collector_prints_one_clear_warning():
     exit_seconds, _, stderr = _run_app(None, shutdown=False)
     assert _one_warning(stderr) == "connection refused"
     assert "http://localhost:4318/v1/traces" in stderr
+    # ...and how to go on: another endpoint, or the console.
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" in stderr and "OTEL_TRACES_EXPORTER=console" in stderr
     assert exit_seconds < _export.EXIT_TIMEOUT + 2.0
 
 

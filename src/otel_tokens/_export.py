@@ -87,8 +87,9 @@ class ExportHealth:
             "otel-tokens: cannot send telemetry to %s (%s). Spans and metric points that cannot be "
             "sent are dropped and counted on otel_tokens.telemetry.dropped; this is said once, "
             "further export errors are logged at DEBUG level. Start a collector there, point "
-            "OTEL_EXPORTER_OTLP_ENDPOINT at one, or set OTEL_TRACES_EXPORTER=none and "
-            "OTEL_METRICS_EXPORTER=none to turn export off.",
+            "OTEL_EXPORTER_OTLP_ENDPOINT at one, set OTEL_TRACES_EXPORTER=console and "
+            "OTEL_METRICS_EXPORTER=console to print to the console instead, or =none to turn "
+            "export off.",
             self.endpoint,
             error,
         )
