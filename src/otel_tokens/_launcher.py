@@ -2,9 +2,10 @@
 
 The launcher loads each ``otel_tokens_<client>`` instrumentor only when the client is
 installed within its supported range. Recent releases (0.66 does) log a client outside that
-range at ERROR themselves (``DependencyConflict._log``); older ones said so only at debug level. For those, this entry point (no requirements, so it always runs) logs one
-WARNING for each installed client outside its range, so spend does not go dark without a word;
-with a launcher that reports it, it says nothing, so the problem is told once.
+range at ERROR themselves (``DependencyConflict._log``); older ones said so only at debug
+level. For those, this entry point (no requirements, so it always runs) logs one WARNING for
+each installed client outside its range, so spend does not go dark without a word; with a
+launcher that reports it, it says nothing, so the problem is told once.
 """
 
 from __future__ import annotations
