@@ -212,7 +212,9 @@ def report(telemetry: InMemoryTelemetry) -> str:
     lines.append(_row(header, widths))
     by_team: dict[str, float] = defaultdict(float)
     by_model: dict[str, float] = defaultdict(float)
-    for span in telemetry.spans():
+    # In the order the calls were made: a span whose tokens were estimated ends later, on the
+    # background worker.
+    for span in sorted(telemetry.spans(), key=lambda span: span.start_time or 0):
         a: dict[str, Any] = dict(span.attributes or {})
         amount = a.get("gen_ai.usage.cost.amount")
         note = (
