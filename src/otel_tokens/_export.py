@@ -186,6 +186,30 @@ class Guard:
             self._stopped, self._stop_lock = False, threading.Lock()
         return self._inner
 
+    def _send(
+        self,
+        send: Callable[[Any], Any],
+        success: Any,
+        failure: Any,
+        reason: str,
+        items: Callable[[], int],
+    ) -> Any:
+        """``send(exporter)``, unless stopped; what is not sent is counted under ``reason``.
+
+        An exception becomes ``failure``: the SDK's processor or reader would log a traceback
+        per batch.
+        """
+        inner = self._exporter()
+        result = failure
+        if not self._stopped:
+            try:
+                result = send(inner)
+            except Exception as error:  # noqa: BLE001
+                self._health.last_error = self._health.last_error or repr(error)
+        if result is not success:
+            self._health.failed(reason, items())
+        return result
+
     def stop(self) -> None:
         """Shut the exporter down now: a retry waiting ends, no new export is attempted."""
         with self._stop_lock:
@@ -202,18 +226,13 @@ class SpanExportGuard(Guard, SpanExporter):
     """A span exporter whose failures are counted and reported once (see the module doc)."""
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        inner = self._exporter()
-        if self._stopped:
-            self._health.failed(semconv.DROP_SPAN_EXPORT_FAILED, len(spans))
-            return SpanExportResult.FAILURE
-        try:
-            result = inner.export(spans)
-        except Exception as error:  # noqa: BLE001 - the processor would log a traceback per batch
-            self._health.last_error = self._health.last_error or repr(error)
-            result = SpanExportResult.FAILURE
-        if result is not SpanExportResult.SUCCESS:
-            self._health.failed(semconv.DROP_SPAN_EXPORT_FAILED, len(spans))
-        return result
+        return self._send(  # type: ignore[no-any-return]
+            lambda inner: inner.export(spans),
+            SpanExportResult.SUCCESS,
+            SpanExportResult.FAILURE,
+            semconv.DROP_SPAN_EXPORT_FAILED,
+            lambda: len(spans),
+        )
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         self.stop()
@@ -236,18 +255,13 @@ class MetricExportGuard(Guard, MetricExporter):
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        inner = self._exporter()
-        if self._stopped:
-            self._health.failed(semconv.DROP_METRIC_EXPORT_FAILED, _points(metrics_data))
-            return MetricExportResult.FAILURE
-        try:
-            result = inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
-        except Exception as error:  # noqa: BLE001 - the reader would log a traceback per export
-            self._health.last_error = self._health.last_error or repr(error)
-            result = MetricExportResult.FAILURE
-        if result is not MetricExportResult.SUCCESS:
-            self._health.failed(semconv.DROP_METRIC_EXPORT_FAILED, _points(metrics_data))
-        return result
+        return self._send(  # type: ignore[no-any-return]
+            lambda inner: inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs),
+            MetricExportResult.SUCCESS,
+            MetricExportResult.FAILURE,
+            semconv.DROP_METRIC_EXPORT_FAILED,
+            lambda: _points(metrics_data),
+        )
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         self.stop()
