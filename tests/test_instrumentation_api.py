@@ -81,7 +81,7 @@ def test_every_distribution_has_the_cores_version_and_reads_it_from_its_metadata
 
 
 def test_the_api_names_everything_it_exports():
-    assert instrumentation.API_VERSION == "1.0"
+    assert instrumentation.API_VERSION == "1.1"
     for name in instrumentation.__all__:
         assert hasattr(instrumentation, name), name
     private = [n for n in instrumentation.__all__ if n.startswith("_")]

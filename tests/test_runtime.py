@@ -42,8 +42,10 @@ def _use_everything(telemetry: InMemoryTelemetry, tokenizer_dir: Path) -> None:
         meter_provider=telemetry.meter_provider,
         default_tags={"team": "search"},
         baggage_prefix="acme.",
+        budgets=[otel_tokens.Budget("cap", limit=1.0)],
     )
     assert _tags.effective_tags() == {"team": "search"}
+    assert STATE.guardrails is not None and STATE.gauge_providers
     tokenize.configure_default(tokenizer_dir)
     assert _worker.submit(lambda: None) and _worker.flush(10)
     _safety.set_strict(False)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from otel_tokens import _runtime
+from otel_tokens import _guardrail_gauges, _runtime
 from otel_tokens._dependencies import check_client
 from otel_tokens._errors import ConfigurationError
 from otel_tokens._patching import PatchSet, PatchSpec
@@ -68,6 +68,7 @@ class TokensInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             _log_configuration_error(error)
             return
         self._patches = PatchSet(self.patch_specs(), recorder)
+        _guardrail_gauges.register(kwargs.get("meter_provider"))
         # Load the price data now, so the first LLM call does not wait for it; on this thread,
         # so no import is left half done by a thread of ours when the program forks.
         _runtime.load_prices()

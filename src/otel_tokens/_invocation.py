@@ -29,6 +29,7 @@ from otel_tokens.tokenize import Estimate, Tokenizer
 from otel_tokens.usage import Usage
 
 if TYPE_CHECKING:
+    from otel_tokens._guardrails import Admission
     from otel_tokens.record import Recorder
 
 EstimateFn = Callable[[Tokenizer], Estimate]
@@ -116,6 +117,7 @@ class Invocation:
         "_error",
         "progress",
         "ended_at",
+        "admission",
     )
 
     def __init__(
@@ -125,6 +127,7 @@ class Invocation:
         span: Span,
         started: float,
         metric_attributes: dict[str, Any],
+        admission: Admission | None = None,
     ) -> None:
         self._recorder = recorder
         self.request = request
@@ -139,6 +142,8 @@ class Invocation:
         """How many of the recorder's end steps are done (so an interrupted end resumes, never repeats)."""
         self.ended_at: tuple[float, int, int] | None = None
         """(duration s, end time ns, invalid counts seen), fixed by the first end attempt."""
+        self.admission = admission
+        """What the guardrails decided and hold for the call (settled when it ends); None: no policy."""
 
     def first_chunk(self) -> None:
         """Note the arrival of a stream's first chunk (the stream proxies call it themselves)."""

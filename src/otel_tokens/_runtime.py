@@ -32,6 +32,7 @@ from otel_tokens.semconv import OTEL_TOKENS_TAG_PREFIX
 
 if TYPE_CHECKING:
     from otel_tokens._export import ExportHealth
+    from otel_tokens._guardrails import Guardrails
     from otel_tokens._price_data import Library
     from otel_tokens._providers import CreatedProviders
     from otel_tokens._settings import Settings
@@ -82,6 +83,11 @@ class ProcessState:
     live_lock: threading.Lock
     export: ExportHealth | None
     """Export failures of the providers ``init()`` created: counted, reported once."""
+    guardrails: Guardrails | None
+    """The budget policy in force, its store and breakers; None without a policy (the call
+    shells then skip the guardrails with one attribute read)."""
+    gauge_providers: list[Any]
+    """Meter providers the guardrail gauges are registered on (``otel_tokens._guardrail_gauges``)."""
 
     def __init__(self) -> None:
         self.reset()
@@ -115,6 +121,11 @@ class ProcessState:
         self.last_tags = None
         self.live_wrappers = {}
         self.live_lock = threading.Lock()
+        guardrails = getattr(self, "guardrails", None)
+        if guardrails is not None:
+            guardrails.store.close()
+        self.guardrails = None
+        self.gauge_providers = []
 
     def before_fork(self) -> None:
         """In the parent, before ``fork()``: let the worker finish the task in hand."""
@@ -150,6 +161,8 @@ class ProcessState:
             self.tag_guard.__init__(self.settings.metric_tag_keys, self.settings.max_tag_values)  # type: ignore[misc]
         if self.export is not None:
             self.export.after_fork_in_child()
+        if self.guardrails is not None:
+            self.guardrails.after_fork_in_child()
         # The providers init() created are renewed by a hook of their own
         # (otel_tokens._providers.after_fork_in_child), registered after the SDK's hooks of those
         # providers so that it runs after them.
@@ -189,13 +202,17 @@ def set_settings(new: Settings) -> None:
 
 def _apply(new: Settings) -> None:
     from otel_tokens import _tags
+    from otel_tokens._guardrail_setup import build_guardrails, install_guardrails
     from otel_tokens.pricing import PriceBook
 
-    # Build the price book first: an invalid override file must fail before anything changes.
+    # Build the price book and the guardrails first: an invalid override file or an unusable
+    # budget store must fail before anything changes.
     book = PriceBook(new.price_overrides, auto_update=new.price_auto_update)
+    guardrails = build_guardrails(new, book)
     STATE.settings, STATE.price_book = new, book
     STATE.tag_guard = _tags.CardinalityGuard(new.metric_tag_keys, new.max_tag_values)
     _tags.configure(new.baggage_prefix, new.default_tags)
+    install_guardrails(guardrails)
 
 
 def tag_guard() -> CardinalityGuard:

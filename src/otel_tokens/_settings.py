@@ -14,10 +14,13 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otel_tokens._errors import ConfigurationError
 from otel_tokens.semconv import OTEL_TOKENS_TAG_PREFIX
+
+if TYPE_CHECKING:
+    from otel_tokens.budgets import Policy
 
 logger = logging.getLogger("otel_tokens")
 
@@ -81,6 +84,10 @@ class Settings:
     disabled_instrumentors: tuple[str, ...] = ()
     configure_otel: bool = True
     service_name: str | None = None
+    budgets: Policy | None = None
+    budget_store: str = "memory"
+    budget_store_timeout_ms: int = 50
+    budget_key_prefix: str = "otel_tokens"
 
     @classmethod
     def load(
@@ -332,6 +339,60 @@ def _installed_clients() -> set[str]:
     }
 
 
+def _budgets(name: str, value: Any) -> Policy | None:
+    """A policy from a TOML file path, a Policy, or Budget/Breaker/Catalogue objects; None if empty."""
+    from otel_tokens.budgets import Policy
+
+    if isinstance(value, (str, os.PathLike)):
+        from otel_tokens._policy_file import load_policy
+
+        policy = load_policy(_path(name, value))
+    else:
+        try:
+            policy = Policy.of(value)
+        except TypeError:
+            raise ConfigurationError(
+                f"{name} must be a TOML file path, a Policy, or Budget/Breaker/Catalogue "
+                f"objects, got {value!r}"
+            ) from None
+    return None if policy.empty and policy.source is None else policy
+
+
+def _budget_store(name: str, value: Any) -> str:
+    text = value.strip() if isinstance(value, str) else None
+    if text == "memory" or (
+        text and text.split("://", 1)[0] in ("redis", "rediss", "unix") and "://" in text
+    ):
+        return text
+    shown = value
+    if isinstance(value, str) and "@" in value:
+        shown = value.split("://", 1)[0] + "://****@" + value.rsplit("@", 1)[1]  # never echo a password
+    raise ConfigurationError(
+        f"{name} must be 'memory' or a Redis URL (redis://host:port/db, rediss://..., unix://...), "
+        f"got {shown!r}"
+    )
+
+
+def _store_timeout(name: str, value: Any) -> int:
+    try:
+        number = int(str(value).strip()) if not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None or not 1 <= number <= 10_000:
+        raise ConfigurationError(
+            f"{name} must be a whole number of milliseconds from 1 to 10000, got {value!r}"
+        )
+    return number
+
+
+def _key_prefix(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", value):
+        raise ConfigurationError(
+            f"{name} must be 1-64 characters of letters, digits, '_', '.', ':' or '-', got {value!r}"
+        )
+    return value
+
+
 _Parser = Callable[[str, Any], Any]
 
 # setting name -> (environment variable, parser)
@@ -351,6 +412,10 @@ _PARSERS: dict[str, tuple[str, _Parser]] = {
     "disabled_instrumentors": ("OTEL_TOKENS_DISABLED_INSTRUMENTORS", _client_names),
     "configure_otel": ("OTEL_TOKENS_CONFIGURE_OTEL", _bool),
     "service_name": ("OTEL_TOKENS_SERVICE_NAME", _service_name),
+    "budgets": ("OTEL_TOKENS_BUDGETS", _budgets),
+    "budget_store": ("OTEL_TOKENS_BUDGET_STORE", _budget_store),
+    "budget_store_timeout_ms": ("OTEL_TOKENS_BUDGET_STORE_TIMEOUT", _store_timeout),
+    "budget_key_prefix": ("OTEL_TOKENS_BUDGET_KEY_PREFIX", _key_prefix),
 }
 
 ENVIRONMENT_VARIABLES: dict[str, str] = {name: env for name, (env, _) in _PARSERS.items()}

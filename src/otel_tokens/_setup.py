@@ -22,6 +22,7 @@ from otel_tokens import _export, _providers, _runtime, _worker
 from otel_tokens._errors import ConfigurationError
 from otel_tokens._safety import report
 from otel_tokens._settings import Settings
+from otel_tokens.budgets import Guardrail, Policy
 
 logger = logging.getLogger("otel_tokens")
 
@@ -50,6 +51,10 @@ def init(
     disabled_instrumentors: str | Iterable[str] | None = None,
     configure_otel: bool | None = None,
     service_name: str | None = None,
+    budgets: str | os.PathLike[str] | Policy | Guardrail | Iterable[Guardrail] | None = None,
+    budget_store: str | None = None,
+    budget_store_timeout_ms: int | None = None,
+    budget_key_prefix: str | None = None,
 ) -> None:
     """Set up OpenTelemetry if the program has not, and instrument every supported LLM client.
 
@@ -85,6 +90,14 @@ def init(
         configure_otel: Let ``init()`` set up OTLP export when no provider is configured.
             Default ``True``.
         service_name: ``service.name`` of the providers ``init()`` creates; non-empty.
+        budgets: Guardrails checked before every call: a :class:`~otel_tokens.Policy`, ``Budget``/
+            ``Breaker``/``Catalogue`` objects, or the path of a policy TOML file (read and
+            validated now; ``otel_tokens.reload_budgets()`` re-reads it). Default: none.
+        budget_store: Where budget counters live: ``memory`` (this process, the default) or a
+            Redis URL (``redis://host:6379/0``) shared by every process and host.
+        budget_store_timeout_ms: The longest a call waits for the budget store, 1 to 10000 ms;
+            past it the budget's ``fail_mode`` applies. Default 50.
+        budget_key_prefix: Prefix of the budget store's Redis keys. Default ``otel_tokens``.
     """
     new = Settings.load(
         {
@@ -103,6 +116,10 @@ def init(
             "disabled_instrumentors": disabled_instrumentors,
             "configure_otel": configure_otel,
             "service_name": service_name,
+            "budgets": budgets,
+            "budget_store": budget_store,
+            "budget_store_timeout_ms": budget_store_timeout_ms,
+            "budget_key_prefix": budget_key_prefix,
         }
     )
     with _STATE.lock:

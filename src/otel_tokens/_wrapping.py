@@ -14,12 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from otel_tokens import _runtime
+from otel_tokens._guardrails import Admission
 from otel_tokens._invocation import CallRequest, CallResult, CallScope, Invocation, should_record
 from otel_tokens._patching import PatchSpec
 from otel_tokens._raw import is_raw_response, observe_raw_response
 from otel_tokens._safety import report
 from otel_tokens._settings import Settings
 from otel_tokens._streams import StreamObserver, observe_stream
+from otel_tokens._tags import effective_tags
+from otel_tokens.budgets import GuardrailError
 from otel_tokens.record import Recorder
 
 WrapperFn = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
@@ -36,6 +40,9 @@ class Prepared:
     """Anything the endpoint wants back when the result arrives."""
     stream: bool = False
     """The call returns a stream (decides how a raw response is read)."""
+    args: tuple[Any, ...] = ()
+    """The positional arguments to call with (set by the core: the user's, unless a guardrail
+    sent the call to another model through :meth:`Endpoint.with_model`)."""
 
 
 class Endpoint:
@@ -55,6 +62,18 @@ class Endpoint:
     def read_result(self, result: Any, plan: Any) -> CallResult | None:
         """What a complete (non-streamed) response said."""
         raise NotImplementedError
+
+    def with_model(self, prepared: Prepared, model: str) -> bool:
+        """Make the call ask for ``model`` instead (a guardrail's downgrade): rewrite
+        ``prepared.kwargs`` / ``prepared.args`` without touching the user's own objects.
+
+        The default replaces a ``model`` keyword argument; override where the model travels
+        elsewhere. Returns False when the model cannot be changed (the call then goes as asked).
+        """
+        if "model" not in prepared.kwargs:
+            return False
+        prepared.kwargs = {**prepared.kwargs, "model": model}
+        return True
 
     def stream_observer(self, result: Any, plan: Any) -> StreamObserver | None:
         """An observer for ``result`` if it is a stream, else ``None`` (read it with :meth:`read_result`)."""
@@ -90,7 +109,7 @@ def sync_wrapper(recorder: Recorder, endpoint: Endpoint) -> WrapperFn:
             return wrapped(*args, **kwargs)
         invocation, prepared = started
         with CallScope(invocation):
-            result = wrapped(*args, **prepared.kwargs)
+            result = wrapped(*prepared.args, **prepared.kwargs)
         return _wrap_result(endpoint, invocation, result, prepared, False)
 
     return wrapper
@@ -109,7 +128,7 @@ def async_wrapper(recorder: Recorder, endpoint: Endpoint) -> WrapperFn:
             return await wrapped(*args, **kwargs)
         invocation, prepared = started
         with CallScope(invocation):
-            result = await wrapped(*args, **prepared.kwargs)
+            result = await wrapped(*prepared.args, **prepared.kwargs)
         return _wrap_result(endpoint, invocation, result, prepared, True)
 
     return wrapper
@@ -118,7 +137,12 @@ def async_wrapper(recorder: Recorder, endpoint: Endpoint) -> WrapperFn:
 def start_call(
     recorder: Recorder, endpoint: Endpoint, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Invocation, Prepared] | None:
-    """Describe and start a call; ``None`` (call unrecorded) when disabled or the endpoint failed."""
+    """Describe the call, run the guardrails on it and start it; ``None`` (call unrecorded) when
+    disabled or the endpoint failed. Call with ``prepared.args`` and ``prepared.kwargs``.
+
+    Raises the :class:`~otel_tokens.budgets.GuardrailError` of a guardrail configured to block
+    (the blocked call is recorded first); nothing else escapes.
+    """
     settings = recorder.settings
     if not settings.enabled:
         return None
@@ -127,7 +151,46 @@ def start_call(
     except Exception as error:  # noqa: BLE001
         report(f"{type(endpoint).__name__}.prepare", error)
         return None
-    return recorder.start(prepared.request), prepared
+    prepared.args = args
+    admission = admit_call(recorder, prepared.request)
+    if admission is not None and admission.model is not None:
+        _send_to(endpoint, prepared, admission)
+    return recorder.start(prepared.request, admission), prepared
+
+
+def admit_call(recorder: Recorder, request: CallRequest) -> Admission | None:
+    """Run the process's guardrails on a call about to be sent; None when there are none.
+
+    A guardrail that blocks: the call is recorded as blocked (a span with the decision and the
+    error) and its :class:`~otel_tokens.budgets.GuardrailError` raised, before anything is sent.
+    An internal failure is reported and the call goes on unguarded.
+    """
+    guardrails = _runtime.STATE.guardrails
+    if guardrails is None:
+        return None
+    try:
+        return guardrails.admit(request, effective_tags())
+    except GuardrailError as blocked:
+        invocation = recorder.start(request, blocked.admission)
+        invocation.end(None, blocked)
+        raise
+    except Exception as error:  # noqa: BLE001
+        report("guardrails", error)
+        return None
+
+
+def _send_to(endpoint: Endpoint, prepared: Prepared, admission: Admission) -> None:
+    model = admission.model
+    assert model is not None
+    try:
+        changed = endpoint.with_model(prepared, model)
+    except Exception as error:  # noqa: BLE001
+        report(f"{type(endpoint).__name__}.with_model", error)
+        changed = False
+    if changed:
+        prepared.request.request_model = model
+        return
+    admission.cannot_downgrade()
 
 
 def _wrap_result(

@@ -75,6 +75,7 @@ from otel_tokens._wrapping import (
     Endpoint,
     Prepared,
     WrapperFn,
+    admit_call,
     async_wrapper,
     call_patch,
     call_patches,
@@ -85,7 +86,7 @@ from otel_tokens.record import Recorder
 from otel_tokens.tokenize import Estimate, Tokenizer, default_tokenizer
 from otel_tokens.usage import MAX_TOKEN_COUNT, Usage, count
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"
 """Major.minor of this API. A minor release only adds; a major one may remove or change."""
 
 __all__ = [
@@ -115,6 +116,7 @@ __all__ = [
     "Usage",
     "Wrapper",
     "WrapperFn",
+    "admit_call",
     "async_wrapper",
     "call_guarded",
     "call_patch",

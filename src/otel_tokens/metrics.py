@@ -36,6 +36,11 @@ class Instruments:
     unpriced_calls: Counter
     tags_folded: Counter
     telemetry_dropped: Counter
+    budget_decisions: Counter
+    threshold_crossings: Counter
+    breaker_transitions: Counter
+    store_errors: Counter
+    provider_limits: Counter
 
 
 def create_instruments(meter: Meter) -> Instruments:
@@ -85,5 +90,30 @@ def create_instruments(meter: Meter) -> Instruments:
             semconv.OTEL_TOKENS_TELEMETRY_DROPPED,
             unit="{item}",
             description="Parts of a call's telemetry deliberately left out, by otel_tokens.drop.reason.",
+        ),
+        budget_decisions=meter.create_counter(
+            semconv.OTEL_TOKENS_BUDGET_DECISIONS,
+            unit="{call}",
+            description="Calls a guardrail warned about, blocked or downgraded, by guardrail and decision.",
+        ),
+        threshold_crossings=meter.create_counter(
+            semconv.OTEL_TOKENS_BUDGET_THRESHOLD_CROSSINGS,
+            unit="{crossing}",
+            description="Budget thresholds reached (each once per window).",
+        ),
+        breaker_transitions=meter.create_counter(
+            semconv.OTEL_TOKENS_BREAKER_TRANSITIONS,
+            unit="{transition}",
+            description="Runaway breaker state changes, by the state entered.",
+        ),
+        store_errors=meter.create_counter(
+            semconv.OTEL_TOKENS_BUDGET_STORE_ERRORS,
+            unit="{error}",
+            description="Budget store calls that failed or timed out (the budget's fail_mode applied).",
+        ),
+        provider_limits=meter.create_counter(
+            semconv.OTEL_TOKENS_CLIENT_PROVIDER_LIMITS,
+            unit="{call}",
+            description="Calls refused by the provider's own spending cap.",
         ),
     )

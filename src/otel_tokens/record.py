@@ -20,7 +20,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
-from otel_tokens import _redaction, _runtime, _tags, _worker, semconv
+from otel_tokens import _guardrail_outcome, _redaction, _runtime, _tags, _worker, semconv
+from otel_tokens._guardrails import Admission
 from otel_tokens._invocation import (
     CallRequest,
     CallResult,
@@ -30,6 +31,7 @@ from otel_tokens._invocation import (
     exit_call,
     in_instrumented_call,
 )
+from otel_tokens._provider_limits import provider_limit
 from otel_tokens._safety import call_guarded, report
 from otel_tokens._settings import Settings
 from otel_tokens.metrics import Instruments
@@ -69,15 +71,18 @@ class Recorder:
         folded = instruments.tags_folded
         self._count_fold = lambda key: folded.add(1, {semconv.OTEL_TOKENS_TAG_KEY: key})
 
-    def start(self, request: CallRequest) -> Invocation:
-        """Start the span of a call; never raises (returns an inert invocation on failure)."""
+    def start(self, request: CallRequest, admission: Admission | None = None) -> Invocation:
+        """Start the span of a call (with the guardrails' decision, if any); never raises
+        (returns an inert invocation on failure, which still settles the admission)."""
         try:
-            return self._start(request)
+            return self._start(request, admission)
         except Exception as error:  # noqa: BLE001
             report("record.start", error)
+            if admission is not None:
+                _guardrail_outcome.release(admission)
             return Invocation(None, request, trace.INVALID_SPAN, time.perf_counter(), {})
 
-    def _start(self, request: CallRequest) -> Invocation:
+    def _start(self, request: CallRequest, admission: Admission | None = None) -> Invocation:
         tag_values = _tags.effective_tags()
         attributes: dict[str, Any] = {}
         dropped_tags = 0
@@ -96,6 +101,8 @@ class Recorder:
                 attributes[semconv.SERVER_PORT] = request.server_port
         if request.attributes:
             attributes.update(request.attributes)
+        if admission is not None:
+            attributes.update(_guardrail_outcome.span_attributes(admission))
         name = f"{request.operation} {request.request_model}" if request.request_model else request.operation
         span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         if self.settings.capture_content and request.input_messages is not None and span.is_recording():
@@ -112,7 +119,11 @@ class Recorder:
             metric_attributes[semconv.SERVER_ADDRESS] = request.server_address
         if tag_values:
             metric_attributes.update(self.guard.metric_attributes(tag_values, self._count_fold))
-        invocation = Invocation(self, request, span, time.perf_counter(), metric_attributes)
+        if admission is not None:
+            if admission.approved is not None:
+                metric_attributes[semconv.OTEL_TOKENS_MODEL_APPROVED] = admission.approved
+            _guardrail_outcome.write_admission(span, self._instruments, admission, metric_attributes)
+        invocation = Invocation(self, request, span, time.perf_counter(), metric_attributes, admission)
         if dropped_tags:
             self._count_dropped(semconv.DROP_SPAN_TAGS_LIMIT, dropped_tags, metric_attributes)
         return invocation
@@ -186,6 +197,14 @@ class Recorder:
                 cost = self._price(inv, result, usage)
             except Exception as internal:  # noqa: BLE001
                 report("pricing", internal)
+        if inv.admission is not None and not inv.admission.settled:
+            guardrails = _runtime.STATE.guardrails
+            if guardrails is not None:
+                try:
+                    settled = guardrails.settle(inv.admission, usage, cost)
+                    _guardrail_outcome.write_settle(span, self._instruments, settled, attrs)
+                except Exception as internal:  # noqa: BLE001
+                    report("guardrails settle", internal)
         if inv.progress == 0:
             if span.is_recording():
                 try:
@@ -244,6 +263,9 @@ class Recorder:
                 values[semconv.OTEL_TOKENS_PRICE_MISSING] = True
         if error is not None:
             values[semconv.ERROR_TYPE] = type(error).__qualname__
+            cap = provider_limit(error)
+            if cap is not None:
+                values[semconv.OTEL_TOKENS_LIMIT_PROVIDER] = cap
             status = _redaction.http_status(error)
             if status is not None:
                 values[semconv.HTTP_RESPONSE_STATUS_CODE] = status
@@ -271,6 +293,11 @@ class Recorder:
                     {**attrs, semconv.ERROR_TYPE: type(error).__qualname__},
                 )
             )
+            cap = provider_limit(error)
+            if cap is not None:
+                points.append(
+                    (instruments.provider_limits.add, 1, {**attrs, semconv.OTEL_TOKENS_LIMIT_PROVIDER: cap})
+                )
         else:
             points.append((instruments.operation_duration.record, duration, attrs))
         if inv.time_to_first_chunk is not None:

@@ -135,6 +135,52 @@ OTEL_TOKENS_USAGE_RAW_OUTPUT_TOKENS: Final = "otel_tokens.usage.raw.output_token
 OTEL_TOKENS_TAG_PREFIX: Final = "otel_tokens.tag."
 """Business tags: ``otel_tokens.tag.team``, ``otel_tokens.tag.feature``..."""
 
+# Guardrails (span attributes; the ids and decision also label the guardrail metrics)
+OTEL_TOKENS_BUDGET_ID: Final = "otel_tokens.budget.id"
+"""The budget that decided the call (the most used one when several matched and all admitted)."""
+OTEL_TOKENS_BUDGET_DECISION: Final = "otel_tokens.budget.decision"
+"""What the guardrails did: ``admitted``, ``warned``, ``blocked`` or ``downgraded``."""
+DECISION_ADMITTED: Final = "admitted"
+DECISION_WARNED: Final = "warned"
+DECISION_BLOCKED: Final = "blocked"
+DECISION_DOWNGRADED: Final = "downgraded"
+OTEL_TOKENS_BUDGET_UTILISATION: Final = "otel_tokens.budget.utilisation"
+"""Used share of the deciding budget's limit, this call's reservation included (1.0 = the limit)."""
+OTEL_TOKENS_BUDGET_RESERVATION: Final = "otel_tokens.budget.reservation"
+"""What the call held before it was sent: worst-case USD (or tokens, for a token budget)."""
+OTEL_TOKENS_BUDGET_UNIT: Final = "otel_tokens.budget.unit"
+"""Unit of a budget's limit and spend: ``USD`` or ``token``."""
+BUDGET_UNIT_USD: Final = "USD"
+BUDGET_UNIT_TOKEN: Final = "token"
+OTEL_TOKENS_BUDGET_THRESHOLD: Final = "otel_tokens.budget.threshold"
+"""A threshold reached, as a fraction of the limit (``0.8``)."""
+OTEL_TOKENS_BUDGET_ORIGINAL_MODEL: Final = "otel_tokens.budget.original_model"
+"""The model the code asked for, when a guardrail sent the call to a cheaper one (the span's
+``gen_ai.request.model`` is the one sent)."""
+OTEL_TOKENS_BREAKER_ID: Final = "otel_tokens.breaker.id"
+"""The runaway breaker that matched the call."""
+OTEL_TOKENS_BREAKER_STATE: Final = "otel_tokens.breaker.state"
+"""A breaker's state: ``closed``, ``open`` or ``half_open``."""
+BREAKER_CLOSED: Final = "closed"
+BREAKER_OPEN: Final = "open"
+BREAKER_HALF_OPEN: Final = "half_open"
+OTEL_TOKENS_BREAKER_REASON: Final = "otel_tokens.breaker.reason"
+"""Why a breaker opened: ``usd_per_minute``, ``calls_per_minute``, ``anomaly`` or ``probe``."""
+OTEL_TOKENS_CATALOGUE_ID: Final = "otel_tokens.catalogue.id"
+"""The approved-model catalogue that matched the call."""
+OTEL_TOKENS_MODEL_APPROVED: Final = "otel_tokens.model.approved"
+"""Whether a matching catalogue approves the model (absent when no catalogue matched)."""
+OTEL_TOKENS_LIMIT_PROVIDER: Final = "otel_tokens.limit.provider"
+"""The provider's own spending cap refused the call: its error code, such as
+``organization_spend_limit_exceeded``."""
+OTEL_TOKENS_STORE_ERROR: Final = "otel_tokens.budget.store.error"
+"""On ``otel_tokens.budget.store.errors``: ``timeout``, ``unreachable`` or ``error``."""
+
+# Guardrail span events
+EVENT_BUDGET_THRESHOLD: Final = "otel_tokens.budget.threshold"
+EVENT_BREAKER_TRANSITION: Final = "otel_tokens.breaker.transition"
+EVENT_BUDGET_DECISION: Final = "otel_tokens.budget.decision"
+
 # Metric-only attributes
 OTEL_TOKENS_TOKEN_TYPE: Final = "otel_tokens.token.type"
 """Kind of token counted by ``otel_tokens.client.token.detail``."""
@@ -168,6 +214,25 @@ OTEL_TOKENS_TAGS_FOLDED: Final = "otel_tokens.tags.folded"
 OTEL_TOKENS_TELEMETRY_DROPPED: Final = "otel_tokens.telemetry.dropped"
 """Counter of telemetry pieces deliberately left out (by ``otel_tokens.drop.reason``): never silent."""
 
+OTEL_TOKENS_BUDGET_SPEND: Final = "otel_tokens.budget.spend"
+"""Gauge: settled spend of a budget's counter in its current window (per budget and group)."""
+OTEL_TOKENS_BUDGET_LIMIT: Final = "otel_tokens.budget.limit"
+"""Gauge: a budget's limit (per budget and group), so Prometheus can divide spend by it."""
+OTEL_TOKENS_BUDGET_RESERVED: Final = "otel_tokens.budget.reserved"
+"""Gauge: held by calls in flight (per budget and group)."""
+OTEL_TOKENS_BUDGET_DECISIONS: Final = "otel_tokens.budget.decisions"
+"""Counter of calls a guardrail warned about, blocked or downgraded (by budget, breaker or catalogue id)."""
+OTEL_TOKENS_BUDGET_THRESHOLD_CROSSINGS: Final = "otel_tokens.budget.threshold.crossings"
+"""Counter of thresholds reached (once per threshold and window)."""
+OTEL_TOKENS_BREAKER_STATE_METRIC: Final = "otel_tokens.breaker.status"
+"""Gauge per breaker and group: 0 closed, 1 half-open, 2 open."""
+OTEL_TOKENS_BREAKER_TRANSITIONS: Final = "otel_tokens.breaker.transitions"
+"""Counter of breaker state changes, by the state entered."""
+OTEL_TOKENS_BUDGET_STORE_ERRORS: Final = "otel_tokens.budget.store.errors"
+"""Counter of budget store failures (the call then follows the budget's fail mode)."""
+OTEL_TOKENS_CLIENT_PROVIDER_LIMITS: Final = "otel_tokens.client.provider_limits"
+"""Counter of calls refused by the provider's own spending cap (``otel_tokens.limit.provider``)."""
+
 TAG_OVERFLOW_VALUE: Final = "__overflow__"
 """The value a tag takes on metrics once its key has too many distinct values."""
 
@@ -190,6 +255,20 @@ OWN_ATTRIBUTES: Final = (
     OTEL_TOKENS_TOKEN_TYPE,
     OTEL_TOKENS_TAG_KEY,
     OTEL_TOKENS_DROP_REASON,
+    OTEL_TOKENS_BUDGET_ID,
+    OTEL_TOKENS_BUDGET_DECISION,
+    OTEL_TOKENS_BUDGET_UTILISATION,
+    OTEL_TOKENS_BUDGET_RESERVATION,
+    OTEL_TOKENS_BUDGET_UNIT,
+    OTEL_TOKENS_BUDGET_THRESHOLD,
+    OTEL_TOKENS_BUDGET_ORIGINAL_MODEL,
+    OTEL_TOKENS_BREAKER_ID,
+    OTEL_TOKENS_BREAKER_STATE,
+    OTEL_TOKENS_BREAKER_REASON,
+    OTEL_TOKENS_CATALOGUE_ID,
+    OTEL_TOKENS_MODEL_APPROVED,
+    OTEL_TOKENS_LIMIT_PROVIDER,
+    OTEL_TOKENS_STORE_ERROR,
 )
 OWN_METRICS: Final = (
     OTEL_TOKENS_CLIENT_COST,
@@ -197,6 +276,15 @@ OWN_METRICS: Final = (
     OTEL_TOKENS_CLIENT_UNPRICED_CALLS,
     OTEL_TOKENS_TAGS_FOLDED,
     OTEL_TOKENS_TELEMETRY_DROPPED,
+    OTEL_TOKENS_BUDGET_SPEND,
+    OTEL_TOKENS_BUDGET_LIMIT,
+    OTEL_TOKENS_BUDGET_RESERVED,
+    OTEL_TOKENS_BUDGET_DECISIONS,
+    OTEL_TOKENS_BUDGET_THRESHOLD_CROSSINGS,
+    OTEL_TOKENS_BREAKER_STATE_METRIC,
+    OTEL_TOKENS_BREAKER_TRANSITIONS,
+    OTEL_TOKENS_BUDGET_STORE_ERRORS,
+    OTEL_TOKENS_CLIENT_PROVIDER_LIMITS,
 )
 
 
