@@ -15,8 +15,9 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from otel_tokens._errors import ConfigurationError
 from otel_tokens._windows import WEEKDAYS, Window
@@ -222,7 +223,7 @@ class Budget:
     def __post_init__(self) -> None:
         where = _where("Budget", self.id)
         if self.limit is not None:
-            _number(where, "limit", self.limit, minimum=0.0)
+            object.__setattr__(self, "limit", _number(where, "limit", self.limit, minimum=0.0))
         _choice(where, "unit", self.unit, UNITS)
         _choice(where, "on_unpriced", self.on_unpriced, ON_UNPRICED)
         _choice(where, "fail_mode", self.fail_mode, FAIL_MODES)
@@ -238,7 +239,19 @@ class Budget:
         object.__setattr__(
             self, "unpriced_rates", tuple(_number(where, "unpriced_rates", r, minimum=0.0) for r in rates)
         )
-        self.parsed_window()  # validates window, timezone, week_start, reset_time
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ConfigurationError(
+                f"{where}: timezone must be an IANA time zone such as 'Europe/Paris', got {self.timezone!r}"
+            ) from None
+        try:
+            time.fromisoformat(self.reset_time)
+        except (ValueError, TypeError):
+            raise ConfigurationError(
+                f'{where}: reset_time must be a time of day "HH:MM" (quoted in TOML), got {self.reset_time!r}'
+            ) from None
+        self.parsed_window()  # validates window and week_start
 
     def parsed_window(self) -> Window:
         where = _where("Budget", self.id)
@@ -276,21 +289,33 @@ class Breaker:
     def __post_init__(self) -> None:
         where = _where("Breaker", self.id)
         if self.max_usd_per_minute is not None:
-            _number(where, "max_usd_per_minute", self.max_usd_per_minute, minimum=0.0, strict=True)
+            object.__setattr__(
+                self,
+                "max_usd_per_minute",
+                _number(where, "max_usd_per_minute", self.max_usd_per_minute, minimum=0.0, strict=True),
+            )
         if self.max_calls_per_minute is not None:
             _integer(where, "max_calls_per_minute", self.max_calls_per_minute, minimum=1)
         if self.deviations is not None:
-            _number(where, "deviations", self.deviations, minimum=0.0, strict=True)
+            object.__setattr__(
+                self, "deviations", _number(where, "deviations", self.deviations, minimum=0.0, strict=True)
+            )
         if self.max_usd_per_minute is None and self.max_calls_per_minute is None and self.deviations is None:
             raise ConfigurationError(
                 f"{where}: set max_usd_per_minute, max_calls_per_minute or deviations (nothing can trip it)"
             )
         _integer(where, "consecutive_minutes", self.consecutive_minutes, minimum=1)
         _integer(where, "baseline_minutes", self.baseline_minutes, minimum=1)
-        _number(where, "smoothing", self.smoothing, minimum=0.0, strict=True)
+        object.__setattr__(
+            self, "smoothing", _number(where, "smoothing", self.smoothing, minimum=0.0, strict=True)
+        )
         if self.smoothing > 1:
-            raise ConfigurationError(f"{where}: smoothing must be in (0, 1], got {self.smoothing!r}")
-        _number(where, "cooldown_seconds", self.cooldown_seconds, minimum=0.0, strict=True)
+            raise ConfigurationError(f"{where}: smoothing must be in (0, 1], got {self.smoothing:g}")
+        object.__setattr__(
+            self,
+            "cooldown_seconds",
+            _number(where, "cooldown_seconds", self.cooldown_seconds, minimum=0.0, strict=True),
+        )
         _integer(where, "probe_calls", self.probe_calls, minimum=1)
         _choice(where, "fail_mode", self.fail_mode, FAIL_MODES)
         _check_action(where, self.action, self.downgrade_to)
@@ -318,7 +343,11 @@ class Catalogue:
         object.__setattr__(self, "match", _match(where, self.match))
         object.__setattr__(self, "models", _patterns(where, "models", self.models))
         if self.max_output_usd_per_million is not None:
-            _number(where, "max_output_usd_per_million", self.max_output_usd_per_million, minimum=0.0)
+            object.__setattr__(
+                self,
+                "max_output_usd_per_million",
+                _number(where, "max_output_usd_per_million", self.max_output_usd_per_million, minimum=0.0),
+            )
         if not isinstance(self.allow_unpriced, bool):
             raise ConfigurationError(
                 f"{where}: allow_unpriced must be true or false, got {self.allow_unpriced!r}"
@@ -359,11 +388,18 @@ class Policy:
         if repeated:
             raise ConfigurationError(f"Policy: guardrail id(s) used more than once: {', '.join(repeated)}")
         limits = {}
+        if not isinstance(self.max_output_tokens, Mapping):
+            raise ConfigurationError(
+                "Policy: max_output_tokens must be a mapping of model glob -> tokens, "
+                f"got {self.max_output_tokens!r}"
+            )
         for pattern, tokens in dict(self.max_output_tokens).items():
             _text("Policy", "max_output_tokens key", pattern)
             limits[pattern] = _integer("Policy", f"max_output_tokens[{pattern!r}]", tokens, minimum=1)
-        object.__setattr__(self, "max_output_tokens", _Frozen(limits))
-        _number("Policy", "hold_seconds", self.hold_seconds, minimum=1.0)
+        object.__setattr__(self, "max_output_tokens", _Ordered(limits))
+        object.__setattr__(
+            self, "hold_seconds", _number("Policy", "hold_seconds", self.hold_seconds, minimum=1.0)
+        )
 
     @classmethod
     def of(cls, value: Policy | Guardrail | Iterable[Guardrail]) -> Policy:
@@ -399,20 +435,35 @@ class _Frozen(dict[str, Any]):
     __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
 
 
+class _Ordered(_Frozen):
+    """A :class:`_Frozen` whose order matters (first match wins), so equality compares it too."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, dict) and list(self.items()) == list(other.items())
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = _Frozen.__hash__
+
+
 # -- validation -------------------------------------------------------------------------------
 
 
 def _where(kind: str, ident: Any) -> str:
     if not isinstance(ident, str) or not _ID.match(ident):
         raise ConfigurationError(
-            f"{kind} id must be 1-128 characters of letters, digits, '_', '.', ':' or '-', "
+            f"{kind} id must be 1-128 ASCII letters, digits, '_', '.', ':' or '-', "
             f"starting with a letter or digit, got {ident!r}"
         )
     return f"{kind} {ident!r}"
 
 
 def _number(where: str, name: str, value: Any, *, minimum: float, strict: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        ok = False
     if not ok or value < minimum or (strict and value == minimum):
         bound = f"greater than {minimum:g}" if strict else f"at least {minimum:g}"
         raise ConfigurationError(f"{where}: {name} must be a finite number {bound}, got {value!r}")
@@ -469,6 +520,10 @@ def _match(where: str, match: Any) -> _Frozen:
                 f"{where}: match key {key!r} must be 'provider', 'model' or a tag key ([a-z][a-z0-9_]*)"
             )
         result[key] = _patterns(where, f"match[{key!r}]", patterns)
+        if not result[key]:
+            raise ConfigurationError(
+                f"{where}: match[{key!r}] needs at least one pattern; leave the key out to match any value"
+            )
     return _Frozen(result)
 
 
