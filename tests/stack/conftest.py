@@ -44,3 +44,8 @@ def prometheus_bin() -> str:
 @pytest.fixture(scope="session")
 def collector_bin() -> str:
     return require_program("otelcol-tokens", COLLECTOR_BIN)
+
+
+@pytest.fixture(scope="session")
+def redis_server_bin() -> str:
+    return require_program("redis-server")
