@@ -1,8 +1,9 @@
 """Grafana building blocks for the otel-tokens dashboards: the Board, panel targets, thresholds and
-the dashboard variables (filters, group-by, budget)."""
+the dashboard variables (filters, group-by)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from _promql import COST_CENTER, DURATION, FEATURE, MODEL, NONE_TEXT, PROJECT, PROVIDER, TEAM
@@ -36,8 +37,6 @@ GROUP_BY_OPTIONS = (
     ("model", MODEL),
     ("provider", PROVIDER),
 )
-BUDGET_VARIABLE = "monthly_budget_usd"
-DEFAULT_BUDGET_USD = "1000"
 MONTH_SO_FAR = "now/M"
 
 
@@ -178,6 +177,8 @@ class Board:
         unit: str,
         size: tuple[int, int],
         month: bool = False,
+        steps: dashboard_builders.ThresholdsConfig = GREEN,
+        maximum: float | None = None,
     ) -> None:
         panel = (
             bargauge.Panel()
@@ -189,11 +190,11 @@ class Board:
             )
             .orientation(common.VizOrientation.HORIZONTAL)
             .display_mode(common.BarGaugeDisplayMode.BASIC)
-            .thresholds(GREEN)
+            .thresholds(steps)
             .min(0)
             .reduce_options(LAST_VALUE)
         )
-        self.add(panel, title, question, size, unit, month)
+        self.add(panel if maximum is None else panel.max(maximum), title, question, size, unit, month)
 
     def table(
         self,
@@ -204,8 +205,12 @@ class Board:
         columns: dict[str, str],
         sort_by: str,
         size: tuple[int, int] = (24, 8),
+        ratio_columns: Sequence[str] = (),
     ) -> None:
-        """One row per label set; several queries are merged side by side (``Value #A``, ``Value #B``...)."""
+        """One row per label set; several queries are merged side by side (``Value #A``, ``Value #B``...).
+
+        ``ratio_columns`` (names after renaming) show as a percentage gauge, orange from 80%, red from 100%.
+        """
         panel = (
             table.Panel()
             .targets(
@@ -224,10 +229,24 @@ class Board:
         if len(exprs) > 1:
             panel = panel.with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
         panel = panel.with_transformation(organize({"Time": True}, columns))
+        for column in ratio_columns:
+            panel = panel.override_by_name(column, RATIO_CELL)
         self.add(panel, title, question, size, unit, False)
 
 
 REFS = "ABCDEFGH"
+LIMIT = ((None, "green"), (0.8, "orange"), (1.0, "red"))
+"""Share of a limit: orange from 80% (the budgets' default warning threshold), red at the limit."""
+LIMIT_STEPS = thresholds(*LIMIT)
+RATIO_CELL = [
+    model.DynamicConfigValue(id_val="unit", value=RATIO),
+    model.DynamicConfigValue(id_val="max", value=1),
+    model.DynamicConfigValue(
+        id_val="thresholds",
+        value={"mode": "absolute", "steps": [{"color": color, "value": value} for value, color in LIMIT]},
+    ),
+    model.DynamicConfigValue(id_val="custom.cellOptions", value={"type": "gauge", "mode": "basic"}),
+]
 
 
 def organize(exclude: dict[str, bool], rename: dict[str, str]) -> model.DataTransformerConfig:
@@ -279,16 +298,4 @@ def group_by_variable() -> dashboard_builders.CustomVariable:
         .current(model.VariableOption(text=first_text, value=first_value, selected=True))
         .multi(False)
         .include_all(False)
-    )
-
-
-def budget_variable() -> dashboard_builders.TextBoxVariable:
-    return (
-        dashboard_builders.TextBoxVariable(BUDGET_VARIABLE)
-        .label("Monthly budget (USD)")
-        .description(
-            "Monthly LLM budget in US dollars for what the filters select; burn and variance use it."
-        )
-        .default_value(DEFAULT_BUDGET_USD)
-        .current(model.VariableOption(text=DEFAULT_BUDGET_USD, value=DEFAULT_BUDGET_USD))
     )

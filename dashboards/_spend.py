@@ -1,15 +1,14 @@
-"""The spend dashboard: month to date, forecast and budget, allocation by tag, price coverage, unit costs."""
+"""The spend dashboard: month to date and forecast, budgets and guardrails, allocation by tag, price
+coverage, unit costs."""
 
 from __future__ import annotations
 
+from _guardrails import breaker_and_catalogue_row, budget_row
 from _panels import (
-    BUDGET_VARIABLE,
     GREEN,
-    LAST_VALUE,
     RATIO,
     USD,
     Board,
-    budget_variable,
     group_by_variable,
     organize,
     target,
@@ -22,7 +21,6 @@ from _promql import (
     FOLDED,
     FORECAST,
     MODEL,
-    MONTH_ELAPSED,
     PROJECT,
     PROVIDER,
     SPEND,
@@ -37,7 +35,7 @@ from _promql import (
     quantile_rate,
     ratio,
 )
-from grafana_foundation_sdk.builders import barchart, gauge
+from grafana_foundation_sdk.builders import barchart
 from grafana_foundation_sdk.builders import dashboard as dashboard_builders
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
@@ -47,13 +45,12 @@ def spend_dashboard() -> dashboard_builders.Dashboard:
     board = Board(
         "otel-tokens: LLM spend",
         "otel-tokens-spend",
-        "LLM spend in USD: month to date, forecast and budget, allocation by business tag, price coverage, "
-        "unit costs.",
+        "LLM spend in USD: month to date and forecast, budgets and guardrails, allocation by business tag, "
+        "price coverage, unit costs.",
     )
-    board.builder = board.builder.with_variable(group_by_variable()).with_variable(budget_variable())
+    board.builder = board.builder.with_variable(group_by_variable())
     cost = calls(COST + "_sum")
     group = "$group_by"
-    budget = f"${BUDGET_VARIABLE}"
 
     board.row("This month (UTC)")
     board.stat(
@@ -61,6 +58,7 @@ def spend_dashboard() -> dashboard_builders.Dashboard:
         "How much have the selected calls cost since the 1st of the month (UTC)?",
         f"{SPEND} or vector(0)",
         USD,
+        (12, 5),
         month=True,
     )
     board.stat(
@@ -68,38 +66,12 @@ def spend_dashboard() -> dashboard_builders.Dashboard:
         "Where will this month's spend land if the last 24 hours' burn rate holds?",
         FORECAST,
         USD,
+        (12, 5),
         month=True,
     )
-    board.stat(
-        "Forecast variance against budget",
-        f"By how much will the month overrun (positive) or undershoot (negative) {budget}?",
-        f"{FORECAST} - {budget}",
-        USD,
-        steps=thresholds((None, "green"), (0.0, "red")),
-        month=True,
-    )
-    burn = (
-        gauge.Panel()
-        .targets(
-            [
-                target(f"({SPEND} or vector(0)) / {budget}", "budget burned", "A", instant=True),
-                target(MONTH_ELAPSED, "month elapsed", "B", instant=True),
-            ]
-        )
-        .thresholds(thresholds((None, "green"), (0.8, "orange"), (1.0, "red")))
-        .min(0)
-        .max(1)
-        .show_threshold_markers(True)
-        .reduce_options(LAST_VALUE)
-    )
-    board.add(
-        burn,
-        "Budget burned vs month elapsed",
-        "Is spend ahead of the calendar: share of the budget spent beside share of the month gone?",
-        (6, 5),
-        RATIO,
-        True,
-    )
+
+    budget_row(board)
+    breaker_and_catalogue_row(board)
 
     board.row("Spend over time")
     board.graph(

@@ -5,7 +5,8 @@ must equal what this writes (``tests/stack/test_dashboards.py`` fails on stale f
 
 The dashboards live in sibling modules, imported by their top-level names (this directory is on
 ``sys.path`` when the script runs): ``_promql`` (series and queries), ``_panels`` (board, panels and
-variables), ``_spend`` and ``_usage`` (one dashboard each).
+variables), ``_spend`` and ``_usage`` (one dashboard each), ``_guardrails`` (the spend dashboard's
+budget and breaker rows).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 The collector's prometheus_remote_write exporter translates each instrument's name (dots to
 underscores, unit and ``_total`` suffixes); the dashboards, the rules and the end-to-end test all
-use these names, and the end-to-end test proves they are what really arrives.
+use these names, and the end-to-end test proves they are what really arrives. The guardrail series
+(`GUARDRAIL_SERIES`) arrive only where budgets, breakers or catalogues are configured; their names
+follow the same translation (README.md, "Names as they arrive in Prometheus").
 """
 
 from __future__ import annotations
@@ -21,6 +23,23 @@ DOCUMENTED_SERIES = frozenset(
         "otel_tokens_tags_folded_total",
     }
 )
+"""Series every instrumented call produces: the end-to-end workload makes them all arrive."""
+GUARDRAIL_SERIES = frozenset(
+    {
+        # Gauges without a unit (a budget is USD or tokens): no suffix.
+        "otel_tokens_budget_spend",
+        "otel_tokens_budget_limit",
+        "otel_tokens_budget_reserved",
+        "otel_tokens_breaker_status",
+        "otel_tokens_budget_decisions_total",
+        "otel_tokens_budget_threshold_crossings_total",
+        "otel_tokens_breaker_transitions_total",
+        "otel_tokens_budget_store_errors_total",
+        "otel_tokens_client_provider_limits_total",
+    }
+)
+"""Series of the guardrails (budgets, breakers, catalogues): only with guardrails configured, and the
+counters only once what they count has happened (a block, a store error, a provider's cap)."""
 DOCUMENTED_LABELS = frozenset(
     {
         "job",
@@ -42,5 +61,14 @@ DOCUMENTED_LABELS = frozenset(
         "otel_tokens_tag_cost_center",
         "otel_tokens_token_type",
         "otel_tokens_tag_key",
+        "otel_tokens_budget_id",
+        "otel_tokens_budget_unit",
+        "otel_tokens_budget_decision",
+        "otel_tokens_budget_threshold",
+        "otel_tokens_breaker_id",
+        "otel_tokens_breaker_state",
+        "otel_tokens_budget_store_error",
+        "otel_tokens_limit_provider",
+        "otel_tokens_model_approved",
     }
 )

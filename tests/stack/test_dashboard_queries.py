@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ._dashboards import label_names, load_dashboards, metric_names, panel_queries, variables
-from ._series import DOCUMENTED_LABELS, DOCUMENTED_SERIES
+from ._series import DOCUMENTED_LABELS, DOCUMENTED_SERIES, GUARDRAIL_SERIES
 
 DASHBOARDS = load_dashboards()
 BY_UID = {board["uid"]: board for board in DASHBOARDS}
@@ -46,9 +46,11 @@ def test_the_parse_check_rejects_a_broken_query(promtool, tmp_path):
 def test_queries_use_only_documented_series_and_labels():
     used_series = set().union(*(metric_names(query.expr) for query in ALL_QUERIES))
     used_labels = set().union(*(label_names(query.expr) for query in ALL_QUERIES))
-    assert used_series <= DOCUMENTED_SERIES, sorted(used_series - DOCUMENTED_SERIES)
+    known = DOCUMENTED_SERIES | GUARDRAIL_SERIES
+    assert used_series <= known, sorted(used_series - known)
     assert used_labels <= DOCUMENTED_LABELS, sorted(used_labels - DOCUMENTED_LABELS)
     assert {"otel_tokens_client_cost_sum", "gen_ai_client_token_usage_sum"} <= used_series
+    assert used_series >= GUARDRAIL_SERIES  # every guardrail series has a panel
 
 
 def test_metric_and_label_names_are_read_from_promql():
@@ -148,9 +150,10 @@ MYSTERY = (
 )
 # 15 s samples over 10 minutes. The untagged process starts 5 minutes in with 2 USD already spent (calls
 # before its first export); the unpriced counter first reports at 3 and never moves. increase() alone
-# would miss the 2 USD and all 3 calls.
+# would miss the 2 USD and all 3 calls. A catalogue does not approve the search team's model; no
+# catalogue matched the untagged calls (no approved label).
 SERIES = {
-    f"otel_tokens_client_cost_sum{{{SEARCH}}}": "0+0.1x40",  # 4 USD
+    f'otel_tokens_client_cost_sum{{{SEARCH}, otel_tokens_model_approved="false"}}': "0+0.1x40",  # 4 USD
     f"otel_tokens_client_cost_sum{{{UNTAGGED}}}": "_x20 2+0.1x20",  # 4 USD
     f'gen_ai_client_token_usage_sum{{{SEARCH}, gen_ai_token_type="input"}}': "0+1000x40",  # 40000
     f'gen_ai_client_token_usage_sum{{{SEARCH}, gen_ai_token_type="output"}}': "0+500x40",  # 20000
@@ -160,6 +163,47 @@ SERIES = {
     f'otel_tokens_client_token_detail_total{{{SEARCH}, otel_tokens_token_type="cache_read"}}': "0+250x40",
     f"otel_tokens_client_unpriced_calls_total{{{MYSTERY}}}": "_x30 3x10",  # 3 calls
 }
+# Guardrails. Processes "a" and "b" share a budget store and export the same counters, "b" fresher:
+# the panels take the highest report (a sum would put search at 155% of its limit). Team "ads" has a
+# limit of 0 (blocks everything: no utilisation, not infinity); budget "tokens" is unlimited.
+MONTHLY = 'job="svc", otel_tokens_budget_id="monthly", otel_tokens_budget_unit="USD"'
+GUARDRAIL_SERIES_VALUES = {
+    f'otel_tokens_budget_spend{{{MONTHLY}, instance="a", otel_tokens_tag_team="search"}}': "70x40",
+    f'otel_tokens_budget_spend{{{MONTHLY}, instance="b", otel_tokens_tag_team="search"}}': "85x40",
+    f'otel_tokens_budget_limit{{{MONTHLY}, instance="a", otel_tokens_tag_team="search"}}': "100x40",
+    f'otel_tokens_budget_limit{{{MONTHLY}, instance="b", otel_tokens_tag_team="search"}}': "100x40",
+    f'otel_tokens_budget_reserved{{{MONTHLY}, instance="a", otel_tokens_tag_team="search"}}': "2x40",
+    f'otel_tokens_budget_reserved{{{MONTHLY}, instance="b", otel_tokens_tag_team="search"}}': "3x40",
+    f'otel_tokens_budget_spend{{{MONTHLY}, instance="a", otel_tokens_tag_team="ads"}}': "10x40",
+    f'otel_tokens_budget_limit{{{MONTHLY}, instance="a", otel_tokens_tag_team="ads"}}': "0x40",
+    f'otel_tokens_budget_reserved{{{MONTHLY}, instance="a", otel_tokens_tag_team="ads"}}': "1x40",
+    'otel_tokens_budget_spend{job="svc", instance="a", otel_tokens_budget_id="tokens", '
+    'otel_tokens_budget_unit="token"}': "5000x40",
+    # 1 blocked and 2 warned calls every 15 s; the breaker's process starts 5 minutes in with 3 blocks.
+    'otel_tokens_budget_decisions_total{job="svc", instance="a", otel_tokens_budget_id="monthly", '
+    'otel_tokens_budget_decision="blocked"}': "0+1x40",
+    'otel_tokens_budget_decisions_total{job="svc", instance="b", otel_tokens_budget_id="monthly", '
+    'otel_tokens_budget_decision="warned"}': "0+2x40",
+    'otel_tokens_budget_decisions_total{job="svc", instance="c", otel_tokens_budget_id="runaway", '
+    'otel_tokens_budget_decision="blocked"}': "_x20 3x20",
+    'otel_tokens_client_provider_limits_total{job="svc", instance="a", gen_ai_provider_name="openai", '
+    'otel_tokens_limit_provider="insufficient_quota"}': "_x30 2x10",
+    'otel_tokens_budget_threshold_crossings_total{job="svc", instance="a", otel_tokens_budget_id="monthly", '
+    'otel_tokens_budget_threshold="0.5"}': "0x5 1x35",
+    'otel_tokens_budget_threshold_crossings_total{job="svc", instance="b", otel_tokens_budget_id="monthly", '
+    'otel_tokens_budget_threshold="0.8"}': "_x10 1x30",
+    # Process "c" saw the breaker open; "a" still reports it half-open.
+    'otel_tokens_breaker_status{job="svc", instance="a", otel_tokens_breaker_id="runaway", '
+    'otel_tokens_tag_team="search"}': "0x20 1x20",
+    'otel_tokens_breaker_status{job="svc", instance="c", otel_tokens_breaker_id="runaway", '
+    'otel_tokens_tag_team="search"}': "0x20 2x20",
+    'otel_tokens_breaker_transitions_total{job="svc", instance="c", otel_tokens_breaker_id="runaway", '
+    'otel_tokens_breaker_state="open"}': "0x20 1x20",
+    'otel_tokens_budget_store_errors_total{job="svc", instance="a", '
+    'otel_tokens_budget_store_error="timeout"}': "0+2x40",
+}
+SERIES.update(GUARDRAIL_SERIES_VALUES)
+SEARCH_BUDGET = 'otel_tokens_budget_id="monthly", otel_tokens_tag_team="search"'
 SECONDS_LEFT = 31 * 86400 - 600  # evaluated at 1970-01-01T00:10:00Z
 BURN_PER_SECOND = (4.0 + 2.0 * 307.5 / 300) / 86400  # Prometheus's rate() over 1d, extrapolation included
 FORECAST = 8.0 + BURN_PER_SECOND * SECONDS_LEFT
@@ -170,16 +214,113 @@ EXPECTATIONS: list[tuple[str, str, str, str, dict[str, Any], dict[str, float]]] 
     ("otel-tokens-spend", "Spend this month", "A", "", {}, {"{}": 8.0}),
     ("otel-tokens-spend", "Spend this month", "A", "", {"team": "nobody"}, {"{}": 0.0}),
     ("otel-tokens-spend", "Month-end forecast", "A", "", {}, {"{}": FORECAST}),
-    ("otel-tokens-spend", "Forecast variance against budget", "A", "", {}, {"{}": FORECAST - 1000}),
+    ("otel-tokens-spend", "Budget utilisation", "A", "", {}, {f"{{{SEARCH_BUDGET}}}": 0.85}),
     (
         "otel-tokens-spend",
-        "Budget burned vs month elapsed",
+        "Budget spend, limit and calls in flight",
         "A",
         "",
-        {"monthly_budget_usd": "200"},
-        {"{}": 0.04},
+        {},
+        {
+            f'{{{SEARCH_BUDGET}, otel_tokens_budget_unit="USD"}}': 85.0,
+            '{otel_tokens_budget_id="monthly", otel_tokens_budget_unit="USD", '
+            'otel_tokens_tag_team="ads"}': 10.0,
+            '{otel_tokens_budget_id="tokens", otel_tokens_budget_unit="token"}': 5000.0,
+        },
     ),
-    ("otel-tokens-spend", "Budget burned vs month elapsed", "B", "", {}, {"{}": 600 / (31 * 86400)}),
+    (
+        "otel-tokens-spend",
+        "Budget spend, limit and calls in flight",
+        "D",
+        "",
+        {},
+        {f'{{{SEARCH_BUDGET}, otel_tokens_budget_unit="USD"}}': 0.85},
+    ),
+    (
+        "otel-tokens-spend",
+        "Held by calls in flight",
+        "A",
+        "",
+        {},
+        {'{otel_tokens_budget_id="monthly", otel_tokens_budget_unit="USD"}': 4.0},
+    ),
+    (
+        "otel-tokens-spend",
+        "Guardrail decisions",
+        "A",
+        "",
+        {},
+        {
+            '{otel_tokens_budget_id="monthly", otel_tokens_budget_decision="blocked"}': 4.0,
+            '{otel_tokens_budget_id="monthly", otel_tokens_budget_decision="warned"}': 8.0,
+            '{otel_tokens_budget_id="runaway", otel_tokens_budget_decision="blocked"}': 0.0,
+        },
+    ),
+    (
+        "otel-tokens-spend",
+        "Budget thresholds crossed",
+        "A",
+        "",
+        {},
+        {
+            '{otel_tokens_budget_id="monthly", otel_tokens_budget_threshold="0.5"}': 1.0,
+            '{otel_tokens_budget_id="monthly", otel_tokens_budget_threshold="0.8"}': 1.0,
+        },
+    ),
+    (
+        "otel-tokens-spend",
+        "Calls refused: our caps vs the provider's",
+        "A",
+        "",
+        {},
+        {'{otel_tokens_budget_id="monthly"}': 40.0, '{otel_tokens_budget_id="runaway"}': 3.0},
+    ),
+    (
+        "otel-tokens-spend",
+        "Calls refused: our caps vs the provider's",
+        "B",
+        "",
+        {},
+        {'{gen_ai_provider_name="openai", otel_tokens_limit_provider="insufficient_quota"}': 2.0},
+    ),
+    (
+        "otel-tokens-spend",
+        "Budget store errors",
+        "A",
+        "",
+        {},
+        {'{job="svc", otel_tokens_budget_store_error="timeout"}': 8.0},
+    ),
+    (
+        "otel-tokens-spend",
+        "Breaker state",
+        "A",
+        "",
+        {},
+        {'{otel_tokens_breaker_id="runaway", otel_tokens_tag_team="search"}': 2.0},
+    ),
+    (
+        "otel-tokens-spend",
+        "Breaker transitions",
+        "A",
+        "",
+        {},
+        {'{otel_tokens_breaker_id="runaway", otel_tokens_breaker_state="open"}': 1.0},
+    ),
+    ("otel-tokens-spend", "Spend on unapproved models", "A", "", {}, {"{}": 0.5}),
+    ("otel-tokens-spend", "Spend on unapproved models", "A", "", {"team": "search"}, {"{}": 1.0}),
+    ("otel-tokens-spend", "Spend on unapproved models", "A", "", {"feature": "chat"}, {"{}": 0.0}),
+    (
+        "otel-tokens-spend",
+        "Unapproved models",
+        "A",
+        "",
+        {},
+        {
+            '{gen_ai_provider_name="openai", gen_ai_request_model="gpt-4o", '
+            'otel_tokens_tag_feature="answer", otel_tokens_tag_team="search"}': 4.0
+        },
+    ),
     (
         "otel-tokens-spend",
         "Spend this month by $group_by",
@@ -298,6 +439,9 @@ def _workload_series() -> dict[str, str]:
             )
     unpriced = 'job="svc", gen_ai_provider_name="ollama", gen_ai_request_model="llama"'
     series[f"otel_tokens_client_unpriced_calls_total{{{unpriced}}}"] = "_x30 2x10"
+    unapproved = 'job="svc", gen_ai_provider_name="openai", gen_ai_request_model="gpt-4.5"'
+    series[f'otel_tokens_client_cost_sum{{{unapproved}, otel_tokens_model_approved="false"}}'] = "0+0.01x40"
+    series.update(GUARDRAIL_SERIES_VALUES)
     return series
 
 
