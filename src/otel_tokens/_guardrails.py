@@ -218,9 +218,12 @@ class Guardrails:
         if reason is None:
             return model
         decision = Decision("catalogue", catalogue.id, request.provider, model, tags, reason)
-        return self._act(
+        chosen = self._act(
             catalogue, decision, admission, model, ModelNotApprovedError(catalogue.id, model, reason)
         )
+        if chosen != model:  # downgraded: labelled by the model actually sent
+            admission.approved = self._unapproved(catalogue, request, chosen) is None
+        return chosen
 
     def _unapproved(self, catalogue: Catalogue, request: CallRequest, model: str | None) -> str | None:
         if not model:
@@ -263,7 +266,11 @@ class Guardrails:
             holds, resets = [], []
             for compiled, group in matched:
                 budget = compiled.budget
-                amount = self._worst_amount(budget, worst, request, model)
+                try:
+                    amount = self._worst_amount(budget, worst, request, model)
+                except UnpricedModelError:
+                    _mark_blocked(admission, budget.id)
+                    raise
                 counter, resets_at = compiled.counter(group, now)
                 enforce = budget.limit is not None and budget.id not in relaxed
                 holds.append(Hold(counter, amount, enforce))
@@ -275,6 +282,7 @@ class Guardrails:
                 admission.store_failed = True
                 closed = [c.budget for c, _ in matched if c.budget.fail_mode == "closed"]
                 if closed:
+                    _mark_blocked(admission, closed[0].id)
                     raise BudgetStoreUnavailableError(closed[0].id, down.reason) from None
                 return model
             self._store_up()
@@ -343,6 +351,13 @@ class Guardrails:
         if admission.decided_by is None:
             admission.decided_by, admission.utilisation = ident, share
             admission.reservation, admission.unit = amount, unit
+            return
+        for (compiled, _), hold, before in zip(matched, holds, used, strict=True):
+            budget = compiled.budget
+            if budget.id == admission.decided_by:  # a budget acted: show what it finally held
+                admission.reservation, admission.unit = hold.amount, budget.unit
+                if budget.limit:
+                    admission.utilisation = (before + hold.amount) / budget.limit
 
     def _check_breakers(
         self,
@@ -438,6 +453,7 @@ class Guardrails:
         if admission.settled:
             return report_
         admission.settled = True
+        self._snapshot = None  # the gauges must see this charge at their next collection
         now = self.clock()
         usd = cost.total if cost is not None else 0.0
         if admission.holds and not admission.store_failed:
@@ -470,8 +486,9 @@ class Guardrails:
             self._store_failed(down, admission.store_errors)
 
     def snapshot(self) -> list[CounterState]:
-        """Every live counter of the policy's budgets, at most a second old (gauges read it
-        once per instrument per collection)."""
+        """Every live counter of the policy's budgets: the spend, limit and reserved gauges read
+        it once per collection (at most a second old, and never older than this process's last
+        settle)."""
         now = self.clock()
         cached = self._snapshot
         if cached is not None and 0 <= now - cached[0] < 1.0:
@@ -523,6 +540,11 @@ class Guardrails:
             return
         reported.add(key)
         logger.warning("otel-tokens: %s (logged once)", message)
+
+
+def _mark_blocked(admission: Admission, ident: str) -> None:
+    admission.decision, admission.decided_by = DECISION_BLOCKED, ident
+    admission.actions.append((ident, DECISION_BLOCKED))
 
 
 def _matches(

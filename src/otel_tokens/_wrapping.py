@@ -75,6 +75,11 @@ class Endpoint:
         prepared.kwargs = {**prepared.kwargs, "model": model}
         return True
 
+    def recorded_model(self, prepared: Prepared, model: str) -> str:
+        """The ``gen_ai.request.model`` of a call sent to ``model`` by :meth:`with_model`: the
+        name as the provider sees it (override where the client routes on a prefix)."""
+        return model
+
     def stream_observer(self, result: Any, plan: Any) -> StreamObserver | None:
         """An observer for ``result`` if it is a stream, else ``None`` (read it with :meth:`read_result`)."""
         return None
@@ -188,7 +193,7 @@ def _send_to(endpoint: Endpoint, prepared: Prepared, admission: Admission) -> No
         report(f"{type(endpoint).__name__}.with_model", error)
         changed = False
     if changed:
-        prepared.request.request_model = model
+        prepared.request.request_model = endpoint.recorded_model(prepared, model)
         return
     admission.cannot_downgrade()
 

@@ -105,6 +105,21 @@ class BedrockEndpoint(Endpoint):
         )
         return Prepared(request, kwargs, stream=self.stream)
 
+    def with_model(self, prepared: Prepared, model: str) -> bool:
+        """Send the call to ``model``: botocore gets a copy of the operation's parameters with
+        that ``modelId`` (the user's dict is left as it was)."""
+        # Not the base's: botocore takes the model inside the one params dict, args[1] of
+        # _make_api_call(operation_name, api_params), not as a keyword argument of its own.
+        args = prepared.args
+        if len(args) > 1 and isinstance(args[1], Mapping):
+            prepared.args = (args[0], {**args[1], "modelId": model}, *args[2:])
+            return True
+        params = prepared.kwargs.get("api_params")
+        if isinstance(params, Mapping):
+            prepared.kwargs = {**prepared.kwargs, "api_params": {**params, "modelId": model}}
+            return True
+        return False
+
     def read_result(self, result: Any, plan: Any) -> CallResult | None:
         """A Converse response."""
         reader = OutputReader()

@@ -115,6 +115,29 @@ class LiteLLMEndpoint(Endpoint):
         )
         return Prepared(request, call_kwargs, Plan(stream, call_kwargs is not kwargs), stream)
 
+    def with_model(self, prepared: Prepared, model: str) -> bool:
+        """Send the call to ``model``, given as the user gave theirs: by keyword or at its position
+        (``litellm.completion("gpt-4o", messages)``). ``model`` goes to LiteLLM as written, so a
+        ``provider/`` prefix in it routes the call as it would in the user's own code."""
+        # Not the base's: LiteLLM's functions take the model positionally too.
+        (name, position), _ = _ARGUMENTS[self.kind]
+        if name in prepared.kwargs:
+            prepared.kwargs = {**prepared.kwargs, name: model}
+            return True
+        args = prepared.args
+        if len(args) > position:
+            prepared.args = (*args[:position], model, *args[position + 1 :])
+            return True
+        return False
+
+    def recorded_model(self, prepared: Prepared, model: str) -> str:
+        # As prepare() records the user's own model: without the routing prefix ("openai/").
+        kwargs = prepared.kwargs
+        target = resolve(
+            model, kwargs.get("custom_llm_provider"), kwargs.get("api_base") or kwargs.get("base_url")
+        )
+        return target.model or model
+
     def read_result(self, result: Any, plan: Plan) -> CallResult:
         return _RESULTS[self.kind](result)
 

@@ -68,6 +68,17 @@ class OllamaEndpoint(Endpoint):
         stream = arguments.get("stream") is True
         return Prepared(request, kwargs, Plan(stream, cached), stream)
 
+    def with_model(self, prepared: Prepared, model: str) -> bool:
+        """Send the call to ``model``, where the user gave theirs: by keyword or first positional
+        argument (``client.chat("llama3", messages)``); by keyword when they gave none."""
+        # Not the base's: every Client method takes the model as its first positional argument too.
+        args = prepared.args
+        if "model" not in prepared.kwargs and args:
+            prepared.args = (model, *args[1:])
+        else:
+            prepared.kwargs = {**prepared.kwargs, "model": model}
+        return True
+
     def read_result(self, result: Any, plan: Plan) -> CallResult:
         return ex.with_cached_prompt(ex.response_result(self.kind, result), result, plan.cached_prompt)
 
