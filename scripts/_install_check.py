@@ -2,7 +2,7 @@
 
     python _install_check.py installed VERSION DIST...  the otel-tokens distributions installed are
         exactly DIST..., at VERSION, each importable, each instrumentor's entry point registered
-        (and the core's; the fake providers have none)
+        (and the core's; the fake providers and the command have none)
     python _install_check.py call BASE_URL              one chat call with the openai client to the
         fake provider (the program run under opentelemetry-instrument)
     python _install_check.py spans FILE                 FILE (ConsoleSpanExporter output) holds that
@@ -41,8 +41,8 @@ def installed(version: str, expected: list[str]) -> list[str]:
         except Exception as error:  # the message names what is broken in this install
             problems.append(f"import {module}: {type(error).__name__}: {error}")
     registered = {ep.name for ep in entry_points(group="opentelemetry_instrumentor")}
-    # otel_tokens (the launcher's check) included; the fake providers instrument nothing.
-    wanted = {name.replace("-", "_") for name in found} - {"otel_tokens_fake_providers"}
+    # otel_tokens (the launcher's check) included; the fake providers and the command instrument nothing.
+    wanted = {name.replace("-", "_") for name in found} - {"otel_tokens_fake_providers", "otel_tokens_cli"}
     problems += [f"entry point {name} not registered" for name in sorted(wanted - registered)]
     return problems
 

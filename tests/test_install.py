@@ -1,4 +1,4 @@
-"""Each of the ten distributions has the metadata an index page shows: readme, summary, license
+"""Each of the eleven distributions has the metadata an index page shows: readme, summary, license
 file, classifiers, project URLs. The installs themselves are tested by scripts/test-install; the
 built archives are checked by scripts/build-dists (LICENSE inside, `twine check --strict`)."""
 
@@ -12,8 +12,9 @@ from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_PROVIDERS = ROOT / "fake_providers"
+CLI = ROOT / "cli"
 INSTRUMENTORS = sorted(p for p in (ROOT / "instrumentors").iterdir() if (p / "pyproject.toml").exists())
-FOLDERS = [ROOT, FAKE_PROVIDERS, *INSTRUMENTORS]
+FOLDERS = [ROOT, FAKE_PROVIDERS, CLI, *INSTRUMENTORS]
 URLS = {"Homepage", "Documentation", "Source", "Issues"}
 
 
@@ -25,9 +26,10 @@ def _id(folder: Path) -> str:
     return "core" if folder == ROOT else folder.name
 
 
-def test_ten_distributions():
-    assert len(FOLDERS) == 10
+def test_eleven_distributions():
+    assert len(FOLDERS) == 11
     assert (FAKE_PROVIDERS / "pyproject.toml").exists()
+    assert (CLI / "pyproject.toml").exists()
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=_id)
@@ -93,6 +95,18 @@ def test_fake_providers_readme_states_its_install_and_command():
     assert "pip install ./fake_providers" in readme
     assert "python -m otel_tokens_fake_providers --port 8089" in readme
     assert "https://github.com/otel-tokens/otel-tokens#readme" in readme
+
+
+def test_cli_readme_states_its_install_and_command():
+    readme = (CLI / "README.md").read_text()
+    assert 'pip install "otel-tokens[cli]"' in readme
+    assert "pip install . ./cli" in readme
+    assert "otel-tokens budgets --policy budgets.toml --store redis://" in readme
+    assert "https://github.com/otel-tokens/otel-tokens#readme" in readme
+    project = _project(CLI)
+    assert project["scripts"] == {"otel-tokens": "otel_tokens_cli:main"}
+    # Pinned like the instrumentors pin the core: a matching release line on both sides.
+    assert "otel-tokens>=0.1.0,<0.2" in project["dependencies"]
 
 
 def test_ci_runs_exactly_the_readmes_test_command():

@@ -69,13 +69,13 @@ def test_an_instrumentor_pins_the_core_to_its_minor_release(package):
 def test_every_distribution_has_the_cores_version_and_reads_it_from_its_metadata():
     core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert otel_tokens.__version__ == version("otel-tokens") == core
-    for package in [*INSTRUMENTORS, ROOT / "fake_providers"]:
+    for package in [*INSTRUMENTORS, ROOT / "fake_providers", ROOT / "cli"]:
         project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
         assert project["version"] == core, project["name"]
         assert version(project["name"]) == core
     # The version is written in pyproject.toml only: the code reads it from the metadata.
     literal = re.compile(r"__version__\s*=\s*['\"]")
-    sources = ("src", "instrumentors", "fake_providers")
+    sources = ("src", "instrumentors", "fake_providers", "cli")
     for path in [path for folder in sources for path in (ROOT / folder).rglob("*.py")]:
         assert not literal.search(path.read_text()), path
 

@@ -1,5 +1,5 @@
 """Each instrumentor's `instruments` extra and instrumentation_dependencies() stay in step; the
-core's extras offer every instrumentor, the fake providers and what the demo needs."""
+core's extras offer every instrumentor, the fake providers, the command and what the demo needs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUMENTORS = sorted(p for p in (ROOT / "instrumentors").iterdir() if (p / "pyproject.toml").exists())
 FAKE_PROVIDERS = "otel-tokens-fake-providers>=0.1.0,<0.2"
+CLI = "otel-tokens-cli>=0.1.0,<0.2"
 
 
 def _normalise(requirement: str) -> str:
@@ -63,6 +64,14 @@ def test_testing_extra_is_the_fake_providers_alone():
     assert project["optional-dependencies"]["testing"] == [FAKE_PROVIDERS]
     # Not in a production install: no plain dependency of the core pulls it in.
     assert not [d for d in project["dependencies"] if "fake-providers" in d]
+
+
+def test_cli_extra_is_the_command_alone():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["optional-dependencies"]["cli"] == [CLI]
+    # Not in a production install: no plain dependency of the core pulls in click or rich.
+    assert not [d for d in project["dependencies"] if d.startswith(("otel-tokens-cli", "click", "rich"))]
+    assert CLI not in project["optional-dependencies"]["all"]
 
 
 def test_demo_extra_has_the_fake_providers_every_instrumentor_and_its_clients_supported_ranges():
