@@ -348,9 +348,10 @@ class Guardrails:
             admission.decided_by = admission.decided_by or compiled.budget.id
             return
         share, ident, amount, unit = best
-        if admission.decided_by is None:
-            admission.decided_by, admission.utilisation = ident, share
-            admission.reservation, admission.unit = amount, unit
+        budget_ids = {compiled.budget.id for compiled, _ in matched}
+        if admission.decided_by not in budget_ids:  # nobody, or a catalogue, decided
+            admission.decided_by = admission.decided_by or ident
+            admission.utilisation, admission.reservation, admission.unit = share, amount, unit
             return
         for (compiled, _), hold, before in zip(matched, holds, used, strict=True):
             budget = compiled.budget

@@ -427,8 +427,11 @@ def _secrets(url: str) -> list[str]:
     """The URL's user name and password, raw and encoded, and the URL itself, longest first."""
     try:
         parts = urllib.parse.urlsplit(url)
-        found = {url, parts.password or "", parts.username or "", urllib.parse.unquote(parts.password or "")}
-        found.add(urllib.parse.unquote(parts.username or ""))
+        # The password, and the whole "user:password@" part; a user name alone is not a secret,
+        # and masking a short one everywhere ("u") would garble the message.
+        found = {url, parts.password or "", urllib.parse.unquote(parts.password or "")}
+        if "@" in parts.netloc:
+            found.add(parts.netloc.rsplit("@", 1)[0] + "@")
     except ValueError:
         found = {url}
     return sorted((s for s in found if s), key=len, reverse=True)

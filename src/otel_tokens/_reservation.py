@@ -35,17 +35,18 @@ class WorstCase:
         return self.input_tokens + self.output_tokens
 
 
-def max_output_tokens(request: CallRequest, defaults: Mapping[str, int]) -> int:
-    """The output the call may produce: its own maximum, else the first matching default."""
+def max_output_tokens(request: CallRequest, defaults: Mapping[str, int], model: str | None = None) -> int:
+    """The output the call may produce: its own maximum, else the first default matching
+    ``model`` (the model it will be sent to; default: the one asked for)."""
     if request.operation in _NO_OUTPUT:
         return 0
     asked = request.attributes.get(semconv.GEN_AI_REQUEST_MAX_TOKENS)
     if isinstance(asked, int) and not isinstance(asked, bool) and asked >= 0:
         return asked
-    model = (request.request_model or "").lower().rsplit("/", 1)[-1]
+    name = (model or request.request_model or "").lower().rsplit("/", 1)[-1]
     for table in (defaults, DEFAULT_MAX_OUTPUT_TOKENS):
         for pattern, tokens in table.items():
-            if fnmatchcase(model, pattern.lower()):
+            if fnmatchcase(name, pattern.lower()):
                 return tokens
     return DEFAULT_MAX_OUTPUT_TOKENS["*"]
 
@@ -65,7 +66,7 @@ def worst_case(
     request: CallRequest, model: str | None, prices: PriceBook, defaults: Mapping[str, int], counted: int
 ) -> WorstCase:
     """The worst case of ``request`` sent to ``model`` (``counted`` input tokens)."""
-    output = max_output_tokens(request, defaults)
+    output = max_output_tokens(request, defaults, model)
     cost = None
     if model:
         usage = Usage(input_tokens=counted, output_tokens=output)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_tokens import _runtime
-from otel_tokens._guardrails import Admission
+from otel_tokens._guardrails import Admission, safe_release
 from otel_tokens._invocation import CallRequest, CallResult, CallScope, Invocation, should_record
 from otel_tokens._patching import PatchSpec
 from otel_tokens._raw import is_raw_response, observe_raw_response
@@ -182,6 +182,15 @@ def admit_call(recorder: Recorder, request: CallRequest) -> Admission | None:
     except Exception as error:  # noqa: BLE001
         report("guardrails", error)
         return None
+
+
+def release_call(admission: Admission | None) -> None:
+    """Free what ``admission`` holds when its call will never be made (a stream manager that is
+    never entered, say); the hold would otherwise stay until it expires."""
+    if admission is not None:
+        guardrails = _runtime.STATE.guardrails
+        if guardrails is not None:
+            safe_release(guardrails, admission)
 
 
 def _send_to(endpoint: Endpoint, prepared: Prepared, admission: Admission) -> None:

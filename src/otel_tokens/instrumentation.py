@@ -79,6 +79,7 @@ from otel_tokens._wrapping import (
     async_wrapper,
     call_patch,
     call_patches,
+    release_call,
     start_call,
     sync_wrapper,
 )
@@ -135,6 +136,7 @@ __all__ = [
     "observed_async_items",
     "observed_items",
     "openai_shape",
+    "release_call",
     "report",
     "semconv",
     "should_record",

@@ -32,7 +32,7 @@ import yaml
 
 from .._otlp_receiver import OtlpReceiver
 from ._processes import Program, free_port, running, wait_for
-from ._series import DOCUMENTED_SERIES
+from ._series import DOCUMENTED_SERIES, GUARDRAIL_SERIES
 from .conftest import ROOT
 from .workload import LEAKED_AUTHORIZATION, LEAKED_NOTE
 
@@ -41,7 +41,7 @@ CONTENT_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages")
 MASK = "****"
 
 # The documented names, plus the resource attributes' own series.
-EXPECTED_SERIES = DOCUMENTED_SERIES | {"target_info"}
+EXPECTED_SERIES = DOCUMENTED_SERIES | GUARDRAIL_SERIES | {"target_info"}
 
 
 @dataclass
@@ -176,7 +176,23 @@ def stack(tmp_path_factory, collector_bin, prometheus_bin) -> Iterator[Stack]:
             timeout=300,
         )
         assert workload.returncode == 0, workload.stderr[-4000:]
-        sent = [json.loads(line) for line in sent_file.read_text().splitlines()]
+        # A second service whose Redis budget store is down: its calls go through, counted.
+        batch_file = tmp / "sent-spans-batch.jsonl"
+        batch = subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("workload.py")),
+                "--store-down",
+                f"--sent-spans={batch_file}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert batch.returncode == 0, batch.stderr[-4000:]
+        lines = sent_file.read_text().splitlines() + batch_file.read_text().splitlines()
+        sent = [json.loads(line) for line in lines]
         priced = sum(1 for s in sent if "gen_ai.usage.cost.amount" in s["attributes"])
 
         def arrived() -> bool:
@@ -211,7 +227,7 @@ def test_labels_arrive_as_documented(stack):
     series = [s["metric"] for s in stack.query("otel_tokens_client_cost_count")]
     assert series
     for labels in series:
-        assert labels["job"] == "bookshop"
+        assert labels["job"] in ("bookshop", "bookshop-batch")  # the batch service: its budget store is down
         assert labels["instance"]  # init() gives each process its own service.instance.id
         assert labels["otel_scope_name"].startswith("otel_tokens_"), labels
         for label in (
@@ -244,7 +260,9 @@ def test_labels_arrive_as_documented(stack):
     errors = {
         s["metric"].get("error_type") for s in stack.query("gen_ai_client_operation_duration_seconds_count")
     }
-    assert len(errors - {None}) == 1  # the workload's one rate-limited call
+    # The rate-limited calls (one of them the provider's spending cap), and the calls a guardrail
+    # stopped before they were sent.
+    assert errors - {None} == {"RateLimitError", "BudgetExceededError", "BreakerOpenError"}
 
 
 def test_cost_and_tokens_in_prometheus_match_the_spans_that_reached_the_backend(stack):
@@ -268,6 +286,49 @@ def test_cost_and_tokens_in_prometheus_match_the_spans_that_reached_the_backend(
         "gen_ai_request_model",
     )
     assert prometheus_input == pytest.approx(dict(input_by_model))
+
+
+def test_guardrail_series_reach_prometheus_with_the_workloads_values(stack):
+    """The budget gauges equal what the calls cost; every decision kind and the provider's cap arrive."""
+    cost_by_team: dict[str, float] = defaultdict(float)
+    for span in stack.backend.spans:
+        attributes = span["attributes"]
+        mine = span["resource"].get("service.name") == "bookshop"  # not the store-down service
+        if mine and "gen_ai.usage.cost.amount" in attributes and attributes.get("otel_tokens.tag.team"):
+            cost_by_team[attributes["otel_tokens.tag.team"]] += attributes["gen_ai.usage.cost.amount"]
+    spend = stack.scalar_by(
+        'max by (otel_tokens_tag_team) (otel_tokens_budget_spend{otel_tokens_budget_id="team-monthly"})',
+        "otel_tokens_tag_team",
+    )
+    for team, amount in cost_by_team.items():
+        assert math.isclose(spend[team], amount, rel_tol=1e-9), team
+    limits = stack.query('otel_tokens_budget_limit{otel_tokens_budget_id="team-monthly"}')
+    assert limits and {float(s["value"][1]) for s in limits} == {50.0}
+    decisions = stack.scalar_by(
+        "sum by (otel_tokens_budget_decision) (otel_tokens_budget_decisions_total)",
+        "otel_tokens_budget_decision",
+    )
+    assert set(decisions) == {"warned", "blocked", "downgraded"}
+    crossed = stack.scalar_by(
+        "sum by (otel_tokens_budget_threshold) "
+        '(otel_tokens_budget_threshold_crossings_total{otel_tokens_budget_id="finance-daily"})',
+        "otel_tokens_budget_threshold",
+    )
+    assert crossed == {"0.5": 1.0, "0.8": 1.0, "1": 1.0}  # once per window each, over three rounds
+    breaker = stack.query('otel_tokens_breaker_status{otel_tokens_breaker_id="finance-runaway"}')
+    assert breaker and float(breaker[0]["value"][1]) == 2.0  # open
+    caps = stack.scalar_by(
+        "sum by (otel_tokens_limit_provider) (otel_tokens_client_provider_limits_total)",
+        "otel_tokens_limit_provider",
+    )
+    assert caps == {"organization_spend_limit_exceeded": 3.0}
+    unapproved = stack.query('otel_tokens_client_cost_count{otel_tokens_model_approved="false"}')
+    assert unapproved
+    store_errors = stack.scalar_by(
+        "sum by (otel_tokens_budget_store_error) (otel_tokens_budget_store_errors_total)",
+        "otel_tokens_budget_store_error",
+    )
+    assert store_errors and sum(store_errors.values()) >= 1
 
 
 def test_every_dashboard_panel_query_returns_data(stack):
