@@ -13,6 +13,7 @@ entered, so the call is started there (:class:`StreamManagerProxy`); anthropic 2
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -31,10 +32,12 @@ from otel_tokens.instrumentation import (
     Recorder,
     Settings,
     WrapperFn,
+    admit_call,
     call_guarded,
     in_instrumented_call,
     is_raw_response,
     observe_raw_response,
+    release_call,
     report,
     semconv,
     should_record,
@@ -122,7 +125,9 @@ def stream_helper_wrapper(recorder: Recorder) -> WrapperFn:
     """Wraps ``messages.stream()`` (sync and async clients alike: the method itself is sync).
 
     A named exception to the core's call shells: ``stream()`` only builds a manager, and the
-    request is sent when the manager is entered (or never), so the call starts there.
+    request is sent when the manager is entered (or never), so the call starts there. The
+    guardrails run here, though: a block raises from ``stream()`` itself, and a downgrade must
+    change the ``model`` the manager's request is built with.
     """
 
     def wrapper(
@@ -133,20 +138,49 @@ def stream_helper_wrapper(recorder: Recorder) -> WrapperFn:
         request = call_guarded(
             "anthropic messages.stream", describe, recorder.settings, instance, kwargs, MESSAGES, True
         )
-        manager = wrapped(*args, **kwargs)
         if request is None:
-            return manager
+            return wrapped(*args, **kwargs)
+        admission = admit_call(recorder, request)  # raises a GuardrailError to block
+        if admission is not None and admission.model is not None:
+            if "model" in kwargs:
+                kwargs = {**kwargs, "model": admission.model}  # a copy: the user's dict stays as it was
+                request.request_model = admission.model
+            else:
+                admission.cannot_downgrade()
+        try:
+            manager = wrapped(*args, **kwargs)
+        except BaseException as error:
+            # As in the core's shells, a call the SDK refuses is recorded as failed; ending it
+            # also frees what the guardrails hold for it.
+            recorder.start(request, admission).end(None, error)
+            raise
         proxy = AsyncStreamManagerProxy if hasattr(manager, "__aenter__") else StreamManagerProxy
-        return proxy(manager, recorder, request)
+        return proxy(manager, recorder, request, admission)
 
     return wrapper
 
 
 class _ManagerProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    def __init__(self, wrapped: Any, recorder: Recorder, request: CallRequest) -> None:
+    def __init__(self, wrapped: Any, recorder: Recorder, request: CallRequest, admission: Any) -> None:
         super().__init__(wrapped)
         self._self_recorder = recorder
         self._self_request = request
+        self._self_admission = admission
+        """The guardrails' decision made at ``stream()`` time (None: no policy), until entered."""
+
+    def _self_take_admission(self) -> Any:
+        """The admission, handed over once: to the call that entering starts (which settles it)."""
+        admission, self._self_admission = self._self_admission, None
+        if admission is not None and not should_record():
+            release_call(admission)  # the call goes unrecorded, so it is not counted either
+            return None
+        return admission
+
+    def __del__(self) -> None:
+        # A manager never entered never sends its request: free what the guardrails hold for it
+        # now rather than when the hold expires.
+        with contextlib.suppress(BaseException):  # nothing may escape a finaliser
+            release_call(self._self_admission)
 
     def _self_entered(self, invocation: Invocation, stream: Any) -> None:
         """Observe the raw event stream the ``MessageStream`` reads from (its helpers bypass a proxy)."""
@@ -166,9 +200,10 @@ class StreamManagerProxy(_ManagerProxyBase):
     """A ``MessageStreamManager``: entering it sends the request, inside our call."""
 
     def __enter__(self) -> Any:
+        admission = self._self_take_admission()
         if not should_record():
             return self.__wrapped__.__enter__()
-        invocation = self._self_recorder.start(self._self_request)
+        invocation = self._self_recorder.start(self._self_request, admission)
         with CallScope(invocation):
             stream = self.__wrapped__.__enter__()
         self._self_entered(invocation, stream)
@@ -184,9 +219,10 @@ class AsyncStreamManagerProxy(_ManagerProxyBase):
     """An ``AsyncMessageStreamManager``: entering it sends the request, inside our call."""
 
     async def __aenter__(self) -> Any:
+        admission = self._self_take_admission()
         if not should_record():
             return await self.__wrapped__.__aenter__()
-        invocation = self._self_recorder.start(self._self_request)
+        invocation = self._self_recorder.start(self._self_request, admission)
         with CallScope(invocation):
             stream = await self.__wrapped__.__aenter__()
         self._self_entered(invocation, stream)

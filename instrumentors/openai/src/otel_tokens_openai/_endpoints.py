@@ -49,10 +49,12 @@ _RESULTS: dict[str, Callable[[Any], CallResult]] = {
 class Plan:
     stream: bool
     injected_usage: bool
+    fixed_deployment: bool = False
+    """The client is an Azure one made for one deployment: the ``model`` argument cannot move the call."""
 
 
 # Every plan there can be, made once rather than one per call.
-_PLANS = {(s, i): Plan(s, i) for s in (False, True) for i in (False, True)}
+_PLANS = {(s, i, d): Plan(s, i, d) for s in (False, True) for i in (False, True) for d in (False, True)}
 
 
 class OpenAIEndpoint(Endpoint):
@@ -65,7 +67,7 @@ class OpenAIEndpoint(Endpoint):
     def prepare(
         self, settings: Settings, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Prepared:
-        provider, host, port, gateway = _client_provider(instance._client, settings.provider_hosts)
+        provider, host, port, gateway, fixed = _client_provider(instance._client, settings.provider_hosts)
         model = text_or_none(kwargs.get("model"))
         stream = kwargs.get("stream") is True
         call_kwargs = kwargs
@@ -90,7 +92,12 @@ class OpenAIEndpoint(Endpoint):
             input_messages=ex.input_messages_builder(self.kind, kwargs) if settings.capture_content else None,
             estimate_input=ex.input_estimator(self.kind, model, kwargs) if settings.estimate_usage else None,
         )
-        return Prepared(request, call_kwargs, _PLANS[stream, injected], stream)
+        return Prepared(request, call_kwargs, _PLANS[stream, injected, fixed], stream)
+
+    def with_model(self, prepared: Prepared, model: str) -> bool:
+        if prepared.plan.fixed_deployment:
+            return False  # the deployment in the client's base URL decides, not the argument
+        return super().with_model(prepared, model)
 
     def read_result(self, result: Any, plan: Plan) -> CallResult:
         return _RESULTS[self.kind](result)
@@ -103,22 +110,28 @@ class OpenAIEndpoint(Endpoint):
         return ChatStreamObserver(self.kind, plan.injected_usage)
 
 
-# client base-URL object -> (provider, host, port, gateway). Keyed by the URL object, which the
-# SDK replaces when the base URL changes: str() of it and the property cost ~2.5 µs a call.
-_providers: IdentityCache[tuple[str, str | None, int | None, bool]] = IdentityCache()
+Route = tuple[str, str | None, int | None, bool, bool]
+"""(provider, host, port, gateway, fixed deployment) of a client."""
+
+# client base-URL object -> Route. Keyed by the URL object, which the SDK replaces when the base
+# URL changes: str() of it and the property cost ~2.5 µs a call.
+_providers: IdentityCache[Route] = IdentityCache()
 
 
-def _client_provider(
-    client: Any, host_overrides: Mapping[str, str]
-) -> tuple[str, str | None, int | None, bool]:
+def _client_provider(client: Any, host_overrides: Mapping[str, str]) -> Route:
     url = getattr(client, "_base_url", None)
     if url is None:
         url = client.base_url
-    return _providers.get(
-        url,
-        host_overrides,
-        lambda: ex.route_for(str(url), "Azure" in type(client).__name__, host_overrides),
-    )
+    return _providers.get(url, host_overrides, lambda: _route(client, url, host_overrides))
+
+
+def _route(client: Any, url: Any, host_overrides: Mapping[str, str]) -> Route:
+    azure = "Azure" in type(client).__name__
+    # An Azure client made with ``azure_deployment=`` has the deployment in its base URL, and the
+    # SDK then sends every call there whatever the ``model`` argument says (it puts the model in
+    # the path only when the base URL names no deployment): a downgrade cannot be made there.
+    fixed = azure and "/deployments" in str(getattr(url, "path", ""))
+    return (*ex.route_for(str(url), azure, host_overrides), fixed)
 
 
 class ChatStreamObserver(openai_shape.ChatStreamObserverBase):
