@@ -399,3 +399,47 @@ def test_an_installed_policy_is_used_by_the_next_call_and_removed_by_reset():
     assert _runtime.STATE.guardrails is not None
     _runtime.reset()
     assert _runtime.STATE.guardrails is None
+
+
+def test_a_call_in_flight_when_the_policy_is_replaced_settles_where_it_was_admitted():
+    from opentelemetry.metrics import get_meter_provider
+    from opentelemetry.trace import get_tracer
+
+    from otel_tokens._invocation import CallResult
+    from otel_tokens.metrics import create_instruments
+    from otel_tokens.record import Recorder
+
+    clock = Clock(at("2026-05-28T12:00:00+00:00"))
+    old = guardrails(Breaker("agent", max_usd_per_minute=1.0, deviations=None), clock=clock)
+    install_guardrails(old)
+    recorder = Recorder(get_tracer("test"), create_instruments(get_meter_provider().get_meter("test")))
+    invocation = recorder.start(request(), old.admit(request(), TAGS))
+    install_guardrails(guardrails(Budget("cap", limit=1.0)))  # a reload without that breaker
+    invocation.end(CallResult(usage=Usage(input_tokens=10, output_tokens=20)))  # strict: no internal error
+    (status,) = old.breakers.states(clock())
+    assert status.rule_id == "agent" and status.usd_last_minute == pytest.approx(20 * 0.6e-6 + 10 * 0.15e-6)
+
+
+def test_release_call_frees_the_hold_in_the_guardrails_that_admitted_it():
+    from otel_tokens._guardrails import release_call
+
+    g = guardrails(Budget("cap", limit=1.0))
+    admission = g.admit(request(), TAGS)
+    install_guardrails(None)  # nothing in force any more: the admission still knows its own
+    release_call(admission)
+    assert held(g, "cap") == 0
+    release_call(None)  # a call no policy admitted: nothing to do
+
+
+def test_group_values_beyond_the_tag_value_limit_share_the_overflow_counter():
+    g = Guardrails(
+        Policy.of([Budget("per-team", limit=1.0, group_by=["team"])]),
+        MemoryStore(),
+        _runtime.price_book(),
+        clock=Clock(at("2026-05-28T12:00:00+00:00")),
+        max_tag_values=2,
+    )
+    for team in ("a", "b", "c", "d", "a"):
+        g.admit(request(), {"team": team})
+    groups = sorted((s.counter.group, s.holds) for s in g.store.snapshot(g.clock(), ["per-team"]))
+    assert groups == [("team=__overflow__", 2), ("team=a", 2), ("team=b", 1)]

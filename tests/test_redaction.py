@@ -66,3 +66,15 @@ class Broken(Exception):
 
 def test_a_broken_str_does_not_lose_the_description():
     assert error_description(Broken(), None, capture_content=True) == "Broken"
+
+
+def test_a_url_is_printed_without_its_credentials_wherever_they_sit():
+    from otel_tokens._redaction import redact_url, scrub, url_secrets
+
+    url = "redis://u:s%40kret@cache:6379/0?password=qsecret"
+    assert redact_url(url) == "redis://***@cache:6379/0"
+    message = f"cannot reach {url}: auth failed for s@kret, then qsecret; user u retried"
+    cleaned = scrub(message, url_secrets(url))
+    assert "kret" not in cleaned and "qsecret" not in cleaned
+    assert cleaned.endswith("user u retried")  # a user name alone is not masked everywhere
+    assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import unquote
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from otel_tokens import _runtime, semconv
 from otel_tokens._budget_store import CounterState, StoreUnavailable
+from otel_tokens._guardrails import group_attributes
 from otel_tokens._safety import report
 
 SCOPE = "otel_tokens.guardrails"
@@ -85,14 +85,6 @@ def _value(state: CounterState, field: str) -> float | None:
     if field == "limit":
         return state.counter.limit
     return state.spent if field == "spent" else state.held
-
-
-def group_attributes(group: str) -> dict[str, str]:
-    """``team=search,feature=chat`` as metric attributes, named like every tag on our metrics."""
-    if not group:
-        return {}
-    pairs = (part.split("=", 1) for part in group.split(","))
-    return {semconv.tag_attribute(key): unquote(value) for key, value in pairs}
 
 
 def _breakers(options: CallbackOptions) -> Iterable[Observation]:

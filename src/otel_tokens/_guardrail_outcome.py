@@ -8,14 +8,13 @@ and apart from ``otel_tokens._guardrails`` so that the decisions stay free of te
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.trace import Span
 
-from otel_tokens import _runtime, semconv
+from otel_tokens import semconv
 from otel_tokens._breaker import Transition
-from otel_tokens._guardrails import Admission, SettleReport, safe_release
+from otel_tokens._guardrails import Admission, SettleReport
 from otel_tokens.metrics import Instruments
 
 logger = logging.getLogger("otel_tokens")
@@ -42,9 +41,7 @@ def span_attributes(admission: Admission) -> dict[str, Any]:
     return values
 
 
-def write_admission(
-    span: Span, instruments: Instruments, admission: Admission, attrs: Mapping[str, Any]
-) -> None:
+def write_admission(span: Span, instruments: Instruments, admission: Admission) -> None:
     """Events and metric points of the decision, when the call's span has started."""
     recording = span.is_recording()
     for ident, decision in admission.actions:
@@ -61,9 +58,7 @@ def write_admission(
     _transitions(span, instruments, admission.transitions)
 
 
-def write_settle(
-    span: Span, instruments: Instruments, settled: SettleReport, attrs: Mapping[str, Any]
-) -> None:
+def write_settle(span: Span, instruments: Instruments, settled: SettleReport) -> None:
     """Thresholds reached and breaker changes found when the call settled."""
     recording = span.is_recording()
     for result, threshold in settled.crossed:
@@ -113,10 +108,3 @@ def _transitions(span: Span, instruments: Instruments, transitions: list[Transit
                 semconv.EVENT_BREAKER_TRANSITION,
                 {**labels, semconv.OTEL_TOKENS_BREAKER_REASON: change.reason},
             )
-
-
-def release(admission: Admission) -> None:
-    """Free what an admission holds (its call will not be recorded)."""
-    guardrails = _runtime.STATE.guardrails
-    if guardrails is not None:
-        safe_release(guardrails, admission)

@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from otel_tokens import _reservation, _runtime
 from otel_tokens._breaker import RunawayBreakers, Transition
 from otel_tokens._budget_store import Counter, CounterState, Hold, Settled, Store, StoreUnavailable
 from otel_tokens._invocation import CallRequest
 from otel_tokens._safety import report
+from otel_tokens._tags import CardinalityGuard
 from otel_tokens._windows import Window
 from otel_tokens.budgets import (
     Action,
@@ -52,7 +51,7 @@ from otel_tokens.semconv import (
     DECISION_BLOCKED,
     DECISION_DOWNGRADED,
     DECISION_WARNED,
-    TAG_OVERFLOW_VALUE,
+    tag_attribute,
 )
 from otel_tokens.usage import Usage
 
@@ -68,6 +67,9 @@ class Admission:
     """What the guardrails decided for one call, and what it holds until it settles."""
 
     call_id: str
+    owner: Guardrails
+    """The guardrails that admitted the call: it settles there, even if a new policy (or a new
+    store) is in force by the time it ends."""
     decision: str = DECISION_ADMITTED
     decided_by: str | None = None
     """The guardrail that acted, else the most used matching budget."""
@@ -84,8 +86,6 @@ class Admission:
     store_failed: bool = False
     breakers: list[tuple[Breaker, str, bool]] = field(default_factory=list)
     """(rule, group, probe) of every matching breaker."""
-    notes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    """Span events to add: (name, attributes)."""
     actions: list[tuple[str, str]] = field(default_factory=list)
     """(guardrail id, decision) of every guardrail that warned, downgraded or blocked."""
     transitions: list[Transition] = field(default_factory=list)
@@ -118,11 +118,13 @@ class SettleReport:
 class _Compiled:
     """A budget with its window parsed and its current window's counter bounds cached."""
 
-    __slots__ = ("budget", "window", "_cached")
+    __slots__ = ("budget", "window", "_rolling", "_cached")
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
         self.window: Window = budget.parsed_window()
+        length = self.window.length
+        self._rolling = length.total_seconds() if self.window.kind == "rolling" and length else None
         self._cached: tuple[float, float, str, datetime | None] | None = None
 
     def counter(self, group: str, now: float) -> tuple[Counter, datetime | None]:
@@ -130,10 +132,11 @@ class _Compiled:
         if cached is None or not (cached[0] <= now < cached[1]):
             cached = self._cached = self._bounds(now)
         _, end, key, resets_at = cached
-        budget, window = self.budget, self.window
-        rolling = window.length.total_seconds() if window.kind == "rolling" and window.length else None
+        budget = self.budget
         expires = None if end == float("inf") else end + _EXPIRY_GRACE
-        counter = Counter(budget.id, group, key, budget.limit, expires, rolling, tuple(budget.thresholds))
+        counter = Counter(
+            budget.id, group, key, budget.limit, expires, self._rolling, tuple(budget.thresholds)
+        )
         return counter, resets_at
 
     def _bounds(self, now: float) -> tuple[float, float, str, datetime | None]:
@@ -167,15 +170,17 @@ class Guardrails:
         self._prices = prices
         self._budgets = [_Compiled(budget) for budget in policy.budgets]
         self.breakers = breakers if breakers is not None else RunawayBreakers(policy.breakers)
-        self._max_values = max_tag_values
-        self._seen: dict[str, set[str]] = {}
-        self._seen_lock = threading.Lock()
-        self._output_prices: dict[tuple[str, str], float | None] = {}
+        grouped: tuple[Budget | Breaker, ...] = (*policy.budgets, *policy.breakers)
+        keys = {key: None for rule in grouped for key in rule.group_by}
+        self._group_keys, self._max_values = tuple(keys), max_tag_values
+        # Group values are bounded like metric tags (a counter per value must not grow forever).
+        self._groups = CardinalityGuard(self._group_keys, max_tag_values)
         self._store_down = False
         self._snapshot: tuple[float, list[CounterState]] | None = None
 
     def after_fork_in_child(self) -> None:
-        self._seen_lock = threading.Lock()
+        # A new guard: its lock may have been held by a parent's thread (as the metrics' guard).
+        self._groups = CardinalityGuard(self._group_keys, self._max_values)
         self.breakers.after_fork_in_child()
         renew = getattr(self.store, "after_fork_in_child", None)
         if renew is not None:
@@ -185,7 +190,7 @@ class Guardrails:
 
     def admit(self, request: CallRequest, tags: Mapping[str, str]) -> Admission:
         """Decide the call; raises a :class:`GuardrailError` to block it (nothing left held)."""
-        admission = Admission(os.urandom(8).hex())
+        admission = Admission(os.urandom(8).hex(), self)
         now = self.clock()
         model = request.request_model
         try:
@@ -232,10 +237,8 @@ class Guardrails:
             return f"not in the approved list ({', '.join(catalogue.models)})"
         if catalogue.max_output_usd_per_million is None and catalogue.allow_unpriced:
             return None
-        key = (request.provider, model)
-        if key not in self._output_prices:
-            self._output_prices[key] = _reservation.output_price_per_million(request, model, self._prices)
-        price = self._output_prices[key]
+        # The price book caches per model (and knows when a dated price changes): no cache here.
+        price = _reservation.output_price_per_million(request, model, self._prices)
         if price is None:
             return None if catalogue.allow_unpriced else "the model has no known price"
         ceiling = catalogue.max_output_usd_per_million
@@ -324,8 +327,7 @@ class Guardrails:
             raise UnpricedModelError(budget.id, request.provider, model)
         if budget.on_unpriced == "allow":
             return 0.0
-        rate_in, rate_out = budget.unpriced_rates
-        return (worst.input_tokens * rate_in + worst.output_tokens * rate_out) / 1_000_000
+        return _unpriced_usd(budget, worst.input_tokens, worst.output_tokens)
 
     def _note_utilisation(
         self,
@@ -501,22 +503,12 @@ class Guardrails:
     # -- helpers -------------------------------------------------------------------------------
 
     def _group(self, keys: Sequence[str], tags: Mapping[str, str]) -> str:
-        """The canonical group of a call (``team=search,feature=chat``), values bounded per key."""
+        """The canonical group of a call (``team=search,feature=chat``), values bounded per key
+        (beyond ``max_tag_values``, new values share ``__overflow__``)."""
         if not keys:
             return ""
-        parts = []
-        for key in keys:
-            value = tags.get(key, UNTAGGED)
-            seen = self._seen.get(key)
-            if seen is None or value not in seen:
-                with self._seen_lock:
-                    seen = self._seen.setdefault(key, set())
-                    if value not in seen and len(seen) >= self._max_values:
-                        value = TAG_OVERFLOW_VALUE
-                    else:
-                        seen.add(value)
-            parts.append(f"{key}={quote(value, safe='')}")
-        return ",".join(parts)
+        bounded = self._groups.metric_attributes({key: tags.get(key, UNTAGGED) for key in keys})
+        return ",".join(f"{key}={quote(bounded[tag_attribute(key)], safe='')}" for key in keys)
 
     def _store_failed(self, down: StoreUnavailable, errors: list[str]) -> None:
         errors.append(down.reason)
@@ -543,6 +535,15 @@ class Guardrails:
         logger.warning("otel-tokens: %s (logged once)", message)
 
 
+def group_attributes(group: str) -> dict[str, str]:
+    """A group made by :meth:`Guardrails._group` (``team=search,feature=chat``) as metric
+    attributes, named like every tag on our metrics."""
+    if not group:
+        return {}
+    pairs = (part.split("=", 1) for part in group.split(","))
+    return {tag_attribute(key): unquote(value) for key, value in pairs}
+
+
 def _mark_blocked(admission: Admission, ident: str) -> None:
     admission.decision, admission.decided_by = DECISION_BLOCKED, ident
     admission.actions.append((ident, DECISION_BLOCKED))
@@ -566,13 +567,22 @@ def _charge(budget: Budget, usage: Usage | None, cost: Cost | None) -> float:
     if cost is not None:
         return cost.total
     if budget.on_unpriced == "estimate":
-        rate_in, rate_out = budget.unpriced_rates
-        return ((usage.input_tokens or 0) * rate_in + (usage.output_tokens or 0) * rate_out) / 1_000_000
+        return _unpriced_usd(budget, usage.input_tokens or 0, usage.output_tokens or 0)
     return 0.0
 
 
-def safe_release(guardrails: Guardrails, admission: Admission) -> None:
+def _unpriced_usd(budget: Budget, input_tokens: int, output_tokens: int) -> float:
+    """A model with no price, charged at the budget's ``unpriced_rates`` (USD per million)."""
+    rate_in, rate_out = budget.unpriced_rates
+    return (input_tokens * rate_in + output_tokens * rate_out) / 1_000_000
+
+
+def release_call(admission: Admission | None) -> None:
+    """Free what ``admission`` holds when its call will not be recorded or never made (a stream
+    manager never entered, say); the hold would otherwise stay until it expires. Never raises."""
+    if admission is None:
+        return
     try:
-        guardrails.release(admission)
+        admission.owner.release(admission)
     except Exception as error:  # noqa: BLE001
         report("guardrails release", error)

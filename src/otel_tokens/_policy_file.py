@@ -69,6 +69,7 @@ import dataclasses
 import difflib
 from typing import Any, TypeVar
 
+from otel_tokens._config_file import read_toml
 from otel_tokens._errors import ConfigurationError
 from otel_tokens.budgets import _ID, Breaker, Budget, Catalogue, Policy
 
@@ -90,26 +91,8 @@ def load_policy(path: str) -> Policy:
     policy. Every problem, from an unreadable file to a misspelt field, raises ConfigurationError
     starting with ``budgets {path}: ``.
     """
-    import tomllib  # here: most processes have no guardrail file
-
     prefix = f"budgets {path}"
-    try:
-        with open(path, "rb") as file:
-            raw = file.read()
-    except OSError as error:
-        raise ConfigurationError(f"{prefix}: cannot read the file: {error.strerror or error}") from error
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        raise ConfigurationError(
-            f"{prefix}: not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); "
-            "TOML files must be saved as UTF-8"
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigurationError(f"{prefix}: not valid TOML: {error}") from error
+    data = read_toml(path, "budgets")
     unknown = sorted(set(data) - {"defaults", *_KINDS})
     if unknown:
         raise ConfigurationError(
@@ -190,9 +173,8 @@ def _check_table(where: str, table: dict[str, Any], accepted: list[str] | tuple[
 
 
 def _construct(where: str, kind: type[_T], values: dict[str, Any]) -> _T:
-    """``kind(**values)``, its ConfigurationError re-raised under ``where``; then integers made
-    floats where ``kind`` wants a float, so the result holds the types code would give it
-    (``limit = 5000`` gives 5000.0) while an error still quotes the value as written."""
+    """``kind(**values)``, its ConfigurationError re-raised under ``where`` (the dataclasses store
+    numbers as floats themselves: ``limit = 5000`` gives 5000.0, as in code)."""
     try:
         built = kind(**values)
     except ConfigurationError as error:
@@ -204,6 +186,4 @@ def _construct(where: str, kind: type[_T], values: dict[str, Any]) -> _T:
                 message = message[len(own) :]
                 break
         raise ConfigurationError(f"{where}: {message}") from None
-    floats = {f.name for f in dataclasses.fields(built) if f.type in ("float", "float | None")}
-    ints = {name: float(value) for name, value in values.items() if name in floats and type(value) is int}
-    return dataclasses.replace(built, **ints) if ints else built  # type: ignore[arg-type]  # mypy: union
+    return built

@@ -10,6 +10,8 @@ masked.
 from __future__ import annotations
 
 import re
+import urllib.parse
+from collections.abc import Sequence
 from typing import Any
 
 MAX_DESCRIPTION_LENGTH = 1024
@@ -78,3 +80,40 @@ def error_description(error: BaseException, status: int | None, capture_content:
         if message:
             description += ": " + mask_secrets(message)
     return description[:MAX_DESCRIPTION_LENGTH]
+
+
+def redact_url(url: str) -> str:
+    """``url`` for a message: user name and password replaced by ``***``, query and fragment
+    (where a Redis URL may carry ``?password=``) left out."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "(an unparseable URL)"
+    netloc = parts.netloc.rpartition("@")[2]
+    if "@" in parts.netloc:
+        netloc = f"***@{netloc}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def url_secrets(url: str) -> list[str]:
+    """What of ``url`` must never be printed, longest first: the URL itself, its ``user:password@``
+    part and its password, raw and decoded (also a ``?password=``). A user name alone is not a
+    secret, and masking a short one everywhere would garble the message."""
+    found = {url}
+    try:
+        parts = urllib.parse.urlsplit(url)
+        passwords = [parts.password or "", *urllib.parse.parse_qs(parts.query).get("password", [])]
+        if "@" in parts.netloc:
+            found.add(parts.netloc.rsplit("@", 1)[0] + "@")
+    except ValueError:
+        passwords = []
+    for password in passwords:
+        found.update({password, urllib.parse.unquote(password)})
+    return sorted((s for s in found if s), key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with each of ``secrets`` (longest first, see :func:`url_secrets`) replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text

@@ -56,6 +56,7 @@ from otel_tokens._budget_store import (
     StoreUnavailable,
 )
 from otel_tokens._errors import ConfigurationError
+from otel_tokens._redaction import redact_url, scrub, url_secrets
 
 SETTLED_SECONDS = 86400.0
 """How long a settle's marker is kept (MemoryStore keeps its record of a settle as long)."""
@@ -269,7 +270,7 @@ class RedisStore:
         self._prefix = prefix
         self._timeout = float(timeout)
         self._backoff = float(backoff)
-        self._secrets = _secrets(url)
+        self._secrets = url_secrets(url)
         self._down_until = 0.0
         self._client = self._connect()
         kwargs = self._client.connection_pool.connection_kwargs
@@ -355,7 +356,7 @@ class RedisStore:
             return redis.Redis.from_url(self._url, **options)
         except (ValueError, TypeError) as exc:
             raise ConfigurationError(
-                f"budget store URL {_redacted(self._url)}: {self._scrub(str(exc))}"
+                f"budget store URL {redact_url(self._url)}: {self._scrub(str(exc))}"
             ) from None
 
     def _run(self, script: Any, keys: list[str], args: list[str]) -> Any:
@@ -404,9 +405,7 @@ class RedisStore:
         return [str(ttl), score, _member(counter), _counter_json(counter)]
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return scrub(text, self._secrets)
 
 
 def _import_redis() -> Any:
@@ -421,31 +420,6 @@ def _import_redis() -> Any:
             'the Redis budget store needs the redis package: pip install "otel-tokens[redis]"'
         ) from None
     return redis
-
-
-def _secrets(url: str) -> list[str]:
-    """The URL's user name and password, raw and encoded, and the URL itself, longest first."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        # The password, and the whole "user:password@" part; a user name alone is not a secret,
-        # and masking a short one everywhere ("u") would garble the message.
-        found = {url, parts.password or "", urllib.parse.unquote(parts.password or "")}
-        if "@" in parts.netloc:
-            found.add(parts.netloc.rsplit("@", 1)[0] + "@")
-    except ValueError:
-        found = {url}
-    return sorted((s for s in found if s), key=len, reverse=True)
-
-
-def _redacted(url: str) -> str:
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "(unparseable)"
-    netloc = parts.netloc.rpartition("@")[2]
-    if "@" in parts.netloc:
-        netloc = f"***@{netloc}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _quote(text: str) -> str:

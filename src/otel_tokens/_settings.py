@@ -364,9 +364,9 @@ def _budget_store(name: str, value: Any) -> str:
         text and text.split("://", 1)[0] in ("redis", "rediss", "unix") and "://" in text
     ):
         return text
-    shown = value
-    if isinstance(value, str) and "@" in value:
-        shown = value.split("://", 1)[0] + "://****@" + value.rsplit("@", 1)[1]  # never echo a password
+    from otel_tokens._redaction import redact_url
+
+    shown = redact_url(value) if isinstance(value, str) else value  # never echo a password
     raise ConfigurationError(
         f"{name} must be 'memory' or a Redis URL (redis://host:port/db, rediss://..., unix://...), "
         f"got {shown!r}"

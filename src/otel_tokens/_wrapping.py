@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_tokens import _runtime
-from otel_tokens._guardrails import Admission, safe_release
+from otel_tokens._guardrails import Admission
 from otel_tokens._invocation import CallRequest, CallResult, CallScope, Invocation, should_record
 from otel_tokens._patching import PatchSpec
 from otel_tokens._raw import is_raw_response, observe_raw_response
@@ -157,24 +157,24 @@ def start_call(
         report(f"{type(endpoint).__name__}.prepare", error)
         return None
     prepared.args = args
-    admission = admit_call(recorder, prepared.request)
-    if admission is not None and admission.model is not None:
-        _send_to(endpoint, prepared, admission)
+    admission = admit_call(recorder, endpoint, prepared) if _runtime.STATE.guardrails is not None else None
     return recorder.start(prepared.request, admission), prepared
 
 
-def admit_call(recorder: Recorder, request: CallRequest) -> Admission | None:
+def admit_call(recorder: Recorder, endpoint: Endpoint, prepared: Prepared) -> Admission | None:
     """Run the process's guardrails on a call about to be sent; None when there are none.
 
-    A guardrail that blocks: the call is recorded as blocked (a span with the decision and the
-    error) and its :class:`~otel_tokens.budgets.GuardrailError` raised, before anything is sent.
-    An internal failure is reported and the call goes on unguarded.
+    A downgrade rewrites ``prepared`` (through ``endpoint.with_model``) to send the call to the
+    cheaper model. A guardrail that blocks: the call is recorded as blocked (a span with the
+    decision and the error) and its :class:`~otel_tokens.budgets.GuardrailError` raised, before
+    anything is sent. An internal failure is reported and the call goes on unguarded.
     """
     guardrails = _runtime.STATE.guardrails
     if guardrails is None:
         return None
+    request = prepared.request
     try:
-        return guardrails.admit(request, effective_tags())
+        admission = guardrails.admit(request, effective_tags())
     except GuardrailError as blocked:
         invocation = recorder.start(request, blocked.admission)
         invocation.end(None, blocked)
@@ -182,15 +182,9 @@ def admit_call(recorder: Recorder, request: CallRequest) -> Admission | None:
     except Exception as error:  # noqa: BLE001
         report("guardrails", error)
         return None
-
-
-def release_call(admission: Admission | None) -> None:
-    """Free what ``admission`` holds when its call will never be made (a stream manager that is
-    never entered, say); the hold would otherwise stay until it expires."""
-    if admission is not None:
-        guardrails = _runtime.STATE.guardrails
-        if guardrails is not None:
-            safe_release(guardrails, admission)
+    if admission.model is not None:
+        _send_to(endpoint, prepared, admission)
+    return admission
 
 
 def _send_to(endpoint: Endpoint, prepared: Prepared, admission: Admission) -> None:

@@ -44,6 +44,7 @@ from otel_tokens import semconv
 from otel_tokens._cache import IdentityCache
 from otel_tokens._errors import ConfigurationError
 from otel_tokens._fields import get, items, text_or_none
+from otel_tokens._guardrails import release_call
 from otel_tokens._instrumentor import TokensInstrumentor
 from otel_tokens._invocation import (
     CallRequest,
@@ -79,7 +80,6 @@ from otel_tokens._wrapping import (
     async_wrapper,
     call_patch,
     call_patches,
-    release_call,
     start_call,
     sync_wrapper,
 )

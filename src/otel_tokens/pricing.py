@@ -109,6 +109,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from otel_tokens import _price_data, _safety
+from otel_tokens._config_file import read_toml
 from otel_tokens._errors import ConfigurationError
 from otel_tokens._price_data import PROVIDER_IDS, ZERO_RATES, Bands, Rates
 from otel_tokens.usage import Usage
@@ -531,27 +532,7 @@ _MULTIPLIER = "a number >= 0 (1 = list price, 0.8 = 20% off)"
 
 def _load_overrides(path: str) -> tuple[tuple[_PriceRule, ...], tuple[_DiscountRule, ...]]:
     """Read and validate the override file; every problem raises ConfigurationError."""
-    import tomllib  # here: most processes have no override file
-
-    try:
-        with open(path, "rb") as file:
-            raw = file.read()
-    except OSError as error:
-        raise ConfigurationError(
-            f"price overrides {path}: cannot read the file: {error.strerror or error}"
-        ) from error
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        raise ConfigurationError(
-            f"price overrides {path}: not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); "
-            "TOML files must be saved as UTF-8"
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigurationError(f"price overrides {path}: not valid TOML: {error}") from error
+    data = read_toml(path, "price overrides")
     unknown = sorted(set(data) - {"price", "discount"})
     if unknown:
         raise ConfigurationError(

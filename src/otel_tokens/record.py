@@ -21,7 +21,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from otel_tokens import _guardrail_outcome, _redaction, _runtime, _tags, _worker, semconv
-from otel_tokens._guardrails import Admission
+from otel_tokens._guardrails import Admission, release_call
 from otel_tokens._invocation import (
     CallRequest,
     CallResult,
@@ -78,8 +78,7 @@ class Recorder:
             return self._start(request, admission)
         except Exception as error:  # noqa: BLE001
             report("record.start", error)
-            if admission is not None:
-                _guardrail_outcome.release(admission)
+            release_call(admission)
             return Invocation(None, request, trace.INVALID_SPAN, time.perf_counter(), {})
 
     def _start(self, request: CallRequest, admission: Admission | None = None) -> Invocation:
@@ -122,7 +121,7 @@ class Recorder:
         if admission is not None:
             if admission.approved is not None:
                 metric_attributes[semconv.OTEL_TOKENS_MODEL_APPROVED] = admission.approved
-            _guardrail_outcome.write_admission(span, self._instruments, admission, metric_attributes)
+            _guardrail_outcome.write_admission(span, self._instruments, admission)
         invocation = Invocation(self, request, span, time.perf_counter(), metric_attributes, admission)
         if dropped_tags:
             self._count_dropped(semconv.DROP_SPAN_TAGS_LIMIT, dropped_tags, metric_attributes)
@@ -197,14 +196,13 @@ class Recorder:
                 cost = self._price(inv, result, usage)
             except Exception as internal:  # noqa: BLE001
                 report("pricing", internal)
-        if inv.admission is not None and not inv.admission.settled:
-            guardrails = _runtime.STATE.guardrails
-            if guardrails is not None:
-                try:
-                    settled = guardrails.settle(inv.admission, usage, cost)
-                    _guardrail_outcome.write_settle(span, self._instruments, settled, attrs)
-                except Exception as internal:  # noqa: BLE001
-                    report("guardrails settle", internal)
+        admission = inv.admission
+        if admission is not None and not admission.settled:
+            try:
+                settled = admission.owner.settle(admission, usage, cost)
+                _guardrail_outcome.write_settle(span, self._instruments, settled)
+            except Exception as internal:  # noqa: BLE001
+                report("guardrails settle", internal)
         if inv.progress == 0:
             if span.is_recording():
                 try:

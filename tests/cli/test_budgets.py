@@ -155,7 +155,7 @@ def test_an_invalid_store_url_names_its_option_and_hides_the_password(tmp_path):
     )
     assert message == (
         "--store must be 'memory' or a Redis URL (redis://host:port/db, rediss://..., unix://...), "
-        "got 'http://****@cache:6379'"
+        "got 'http://***@cache:6379'"
     )
     from_env = otel_tokens("budgets", "--policy", path, env={"OTEL_TOKENS_BUDGET_STORE": "mem"})
     assert one_line_error(from_env).startswith("OTEL_TOKENS_BUDGET_STORE must be 'memory' or a Redis URL")

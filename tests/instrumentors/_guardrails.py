@@ -12,6 +12,7 @@ from otel_tokens._budget_store import CounterState, MemoryStore
 from otel_tokens._guardrail_setup import install_guardrails
 from otel_tokens._guardrails import Guardrails
 from otel_tokens.budgets import Breaker, Budget, Catalogue, Policy
+from otel_tokens.testing import InMemoryTelemetry
 
 START = 1_780_000_000.0
 """2026-05-28T20:26:40Z: the tests' "now", well inside a month."""
@@ -52,3 +53,11 @@ def held(guardrails: Guardrails, budget_id: str) -> float:
 def models_sent(requests: Iterable[ReceivedRequest]) -> list[object]:
     """The ``model`` each JSON request body asked for (the wire, not what our span says)."""
     return [r.body.get("model") if isinstance(r.body, dict) else None for r in requests]
+
+
+def decisions(telemetry: InMemoryTelemetry) -> dict[tuple[str, str], float | None]:
+    """``otel_tokens.budget.decisions`` by (guardrail id, decision)."""
+    return {
+        (p.attributes["otel_tokens.budget.id"], p.attributes["otel_tokens.budget.decision"]): p.value
+        for p in telemetry.points("otel_tokens.budget.decisions")
+    }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +25,7 @@ from otel_tokens._budget_store import CounterState, StoreUnavailable
 from otel_tokens._errors import ConfigurationError
 from otel_tokens._guardrail_setup import make_store
 from otel_tokens._policy_file import load_policy
+from otel_tokens._redaction import redact_url, scrub, url_secrets
 from otel_tokens._settings import Settings
 from otel_tokens.budgets import Breaker, Budget, Catalogue, Policy
 
@@ -155,13 +155,14 @@ def _snapshot(settings: Settings, policy: Policy, now: float) -> list[CounterSta
     try:
         store = make_store(settings)
     except ConfigurationError as error:
-        raise Failure(_scrub(str(error), url)) from None
+        raise Failure(scrub(str(error), url_secrets(url))) from None
     try:
         return store.snapshot(now, [budget.id for budget in policy.budgets])
     except StoreUnavailable as error:
         raise Failure(
-            f"cannot read the budget store {redacted(url)} (timeout {settings.budget_store_timeout_ms} ms): "
-            f"{_scrub(str(error), url)}"
+            f"cannot read the budget store {redact_url(url)} "
+            f"(timeout {settings.budget_store_timeout_ms} ms): "
+            f"{scrub(str(error), url_secrets(url))}"
         ) from None
     finally:
         store.close()
@@ -184,7 +185,7 @@ def report(
         "policy": policy.source,
         "store": {
             "kind": "memory" if memory else "redis",
-            "url": redacted(settings.budget_store),
+            "url": redact_url(settings.budget_store),
             "key_prefix": settings.budget_key_prefix,
             "timeout_ms": settings.budget_store_timeout_ms,
             "shared": not memory,
@@ -279,28 +280,6 @@ def _action(action: object) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def redacted(url: str) -> str:
-    """The store URL without its user name and password."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "(an unparseable URL)"
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
-
-
-def _scrub(text: str, url: str) -> str:
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return text.replace(url, redacted(url))
-    for secret in sorted({parts.password or "", urllib.parse.unquote(parts.password or "")}, key=len)[::-1]:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 # The tables.

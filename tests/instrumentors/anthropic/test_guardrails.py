@@ -23,7 +23,7 @@ from otel_tokens import (
 )
 from otel_tokens.tokenize import Tokenizer
 
-from .._guardrails import enforce, held, models_sent, spent
+from .._guardrails import decisions, enforce, held, models_sent, spent
 from .helpers import HAIKU_3, HAIKU_4_5, MESSAGES, MODEL, cost, only_span, token_points
 
 CHEAPER = "claude-3-haiku-20240307"
@@ -55,13 +55,6 @@ async def send(mode: str, client, async_client, **kwargs):
             return stream.get_final_message()
     async with async_client.messages.stream(**kwargs) as stream:
         return await stream.get_final_message()
-
-
-def decisions(telemetry) -> dict[tuple[str, str], float]:
-    return {
-        (p.attributes["otel_tokens.budget.id"], p.attributes["otel_tokens.budget.decision"]): p.value
-        for p in telemetry.points("otel_tokens.budget.decisions")
-    }
 
 
 # -- block -----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import otel_tokens
 from otel_tokens import Action, Budget, Catalogue, Decision, _runtime
 from otel_tokens._settings import Settings
 
-from .._guardrails import enforce, held, spent
+from .._guardrails import decisions, enforce, held, spent
 from .helpers import CLAUDE_3_HAIKU, CLAUDE_35_HAIKU, NOVA_LITE, cost, only_span
 
 HAIKU = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -57,13 +57,6 @@ def call(client, operation: str, model: str = HAIKU, max_tokens: int = 100):
 def models_in_paths(requests) -> list[str]:
     """The model id of each request: Bedrock puts it in the path, ``/model/<id>/<operation>``."""
     return [unquote(r.path.split("/")[2]) for r in requests]
-
-
-def decisions(telemetry) -> dict[tuple[str, str], float]:
-    return {
-        (p.attributes["otel_tokens.budget.id"], p.attributes["otel_tokens.budget.decision"]): p.value
-        for p in telemetry.points("otel_tokens.budget.decisions")
-    }
 
 
 # -- block -------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from otel_tokens import (
 )
 from otel_tokens.tokenize import Tokenizer
 
-from .._guardrails import enforce, held, models_sent, spent
+from .._guardrails import decisions, enforce, held, models_sent, spent
 from .helpers import (
     COMMAND,
     COMMAND_R,
@@ -68,13 +68,6 @@ async def send(mode: str, clients, kwargs):
     if mode.startswith("async"):
         return await client.chat(**kwargs)
     return client.chat(**kwargs)
-
-
-def decisions(telemetry) -> dict[tuple[str, str], float]:
-    return {
-        (p.attributes["otel_tokens.budget.id"], p.attributes["otel_tokens.budget.decision"]): p.value
-        for p in telemetry.points("otel_tokens.budget.decisions")
-    }
 
 
 # -- block -----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import otel_tokens
 from otel_tokens import Action, Budget, Catalogue, Decision, _runtime
 from otel_tokens._settings import Settings
 
-from .._guardrails import enforce, held, spent
+from .._guardrails import decisions, enforce, held, spent
 from .helpers import GEMINI_25_FLASH, GEMINI_25_PRO, cost, only_span
 
 PRO = "gemini-2.5-pro"
@@ -46,13 +46,6 @@ def models_in_paths(requests) -> list[str]:
 def counted_input(model: str = PRO, texts: list[str] | None = None) -> int:
     """The input tokens the core counts offline for a reservation (the instrumentor's estimate)."""
     return _runtime.tokenizer().count_texts(model, texts or [PROMPT]).tokens
-
-
-def decisions(telemetry) -> dict[tuple[str, str], float]:
-    return {
-        (p.attributes["otel_tokens.budget.id"], p.attributes["otel_tokens.budget.decision"]): p.value
-        for p in telemetry.points("otel_tokens.budget.decisions")
-    }
 
 
 # -- block -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import otel_tokens
 from otel_tokens import Action, Budget, Catalogue, Decision, _runtime
 from otel_tokens._settings import Settings
 
-from .._guardrails import enforce, held, models_sent, spent
+from .._guardrails import decisions, enforce, held, models_sent, spent
 from .helpers import GPT_4O_MINI, MESSAGES, cost, only_span
 
 GPT_4O = {"input": 2.50, "cached": 1.25, "output": 10.0}
@@ -38,13 +38,6 @@ async def call(kind: str, api: dict, model: str = "openai/gpt-4o", max_tokens: i
 def counted_input(model: str = "gpt-4o") -> int:
     """The input tokens the core counts offline for a reservation (the instrumentor's estimate)."""
     return _runtime.tokenizer().count_chat_input(model, MESSAGES).tokens
-
-
-def decisions(telemetry) -> dict[tuple[str, str], float]:
-    return {
-        (p.attributes["otel_tokens.budget.id"], p.attributes["otel_tokens.budget.decision"]): p.value
-        for p in telemetry.points("otel_tokens.budget.decisions")
-    }
 
 
 # -- block -------------------------------------------------------------------------------------

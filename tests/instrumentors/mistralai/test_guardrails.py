@@ -20,7 +20,7 @@ from otel_tokens import (
 )
 from otel_tokens.tokenize import Tokenizer
 
-from .._guardrails import enforce, held, models_sent, spent
+from .._guardrails import decisions, enforce, held, models_sent, spent
 from .helpers import MESSAGES, MISTRAL_EMBED, MISTRAL_SMALL, cost, only_span, token_points
 from .sdk import errors
 
@@ -47,13 +47,6 @@ async def send(mode: str, client, **kwargs):
     stream = await client.chat.stream_async(**kwargs)
     async with stream:
         return [event async for event in stream]
-
-
-def decisions(telemetry) -> dict[tuple[str, str], float]:
-    return {
-        (p.attributes["otel_tokens.budget.id"], p.attributes["otel_tokens.budget.decision"]): p.value
-        for p in telemetry.points("otel_tokens.budget.decisions")
-    }
 
 
 # -- block -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from otel_tokens._guardrail_setup import install_guardrails
 from otel_tokens._guardrails import Guardrails
 from otel_tokens._settings import Settings
 
-from .._guardrails import Clock, enforce, held, models_sent, spent
+from .._guardrails import Clock, decisions, enforce, held, models_sent, spent
 from .helpers import MESSAGES, cost, only_span
 
 LARGE = "llama3.1:70b"
@@ -66,13 +66,6 @@ async def call(client, async_client, kind: str, model: str = LARGE, max_tokens: 
 def counted_input(model: str = LARGE) -> int:
     """The input tokens the core counts offline for a reservation (the instrumentor's estimate)."""
     return _runtime.tokenizer().count_chat_input(model, MESSAGES).tokens
-
-
-def decisions(telemetry) -> dict[tuple[str, str], float]:
-    return {
-        (p.attributes["otel_tokens.budget.id"], p.attributes["otel_tokens.budget.decision"]): p.value
-        for p in telemetry.points("otel_tokens.budget.decisions")
-    }
 
 
 # -- block -------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from otel_tokens import (
 )
 from otel_tokens.tokenize import Tokenizer
 
-from .._guardrails import enforce, held, models_sent, spent
+from .._guardrails import decisions, enforce, held, models_sent, spent
 from .helpers import GPT_4O_MINI, GPT_5, cost, only_span, token_points
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
@@ -51,13 +51,6 @@ async def send(mode: str, client, async_client, **kwargs):
         return list(client.chat.completions.create(**kwargs))
     stream = await async_client.chat.completions.create(**kwargs)
     return [chunk async for chunk in stream]
-
-
-def decisions(telemetry) -> dict[tuple[str, str], float]:
-    return {
-        (p.attributes["otel_tokens.budget.id"], p.attributes["otel_tokens.budget.decision"]): p.value
-        for p in telemetry.points("otel_tokens.budget.decisions")
-    }
 
 
 # -- block -----------------------------------------------------------------------------------

@@ -120,6 +120,9 @@ def _client_provider(client: Any, host_overrides: Mapping[str, str]) -> tuple[st
 
 # -- messages.stream() ------------------------------------------------------------------------
 
+_STREAM_HELPER = AnthropicEndpoint(MESSAGES)
+"""How ``stream()``'s arguments are rewritten for a downgrade: as ``messages.create``'s."""
+
 
 def stream_helper_wrapper(recorder: Recorder) -> WrapperFn:
     """Wraps ``messages.stream()`` (sync and async clients alike: the method itself is sync).
@@ -140,15 +143,11 @@ def stream_helper_wrapper(recorder: Recorder) -> WrapperFn:
         )
         if request is None:
             return wrapped(*args, **kwargs)
-        admission = admit_call(recorder, request)  # raises a GuardrailError to block
-        if admission is not None and admission.model is not None:
-            if "model" in kwargs:
-                kwargs = {**kwargs, "model": admission.model}  # a copy: the user's dict stays as it was
-                request.request_model = admission.model
-            else:
-                admission.cannot_downgrade()
+        # Raises a GuardrailError to block; a downgrade rewrites a copy of the arguments.
+        prepared = Prepared(request, kwargs, args=args)
+        admission = admit_call(recorder, _STREAM_HELPER, prepared)
         try:
-            manager = wrapped(*args, **kwargs)
+            manager = wrapped(*prepared.args, **prepared.kwargs)
         except BaseException as error:
             # As in the core's shells, a call the SDK refuses is recorded as failed; ending it
             # also frees what the guardrails hold for it.
