@@ -28,6 +28,7 @@ from otel_tokens._policy_file import load_policy
 from otel_tokens._redaction import redact_url, scrub, url_secrets
 from otel_tokens._settings import Settings
 from otel_tokens.budgets import Breaker, Budget, Catalogue, Policy
+from otel_tokens_cli._failure import Failure, MissingInput
 
 DEFAULT_TIMEOUT_MS = 1000
 """The store timeout when neither ``--timeout`` nor OTEL_TOKENS_BUDGET_STORE_TIMEOUT is given: a
@@ -47,19 +48,6 @@ _STORE_OPTIONS = {
     "key_prefix": ("budget_key_prefix", "--key-prefix"),
     "timeout": ("budget_store_timeout_ms", "--timeout"),
 }
-
-
-class Failure(click.ClickException):
-    """A problem with the input or the store, shown as one line (``Error: ...``) on stderr."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(message.split("\n")))
-
-
-class MissingInput(Failure):
-    """Something required was not given: a usage error, exit status 2 as click's own."""
-
-    exit_code = 2
 
 
 @click.command(
