@@ -106,3 +106,34 @@ def test_the_readmes_demo_sample_is_what_the_demo_prints():
     printed = [first, *done.stderr.splitlines(), *table]
     port = re.compile(r"127\.0\.0\.1:\d+")
     assert [port.sub("PORT", line) for line in sample_lines] == [port.sub("PORT", line) for line in printed]
+
+
+def test_run_reports_each_step_and_round_and_returns_the_summary():
+    # What `otel-tokens demo` builds its progress display on.
+    code = """if True:
+        from otel_tokens import demo
+        steps, rounds, started = [], [], []
+        summary = demo.run(
+            2,
+            0,
+            progress=demo.Progress(
+                started=lambda url, clients: started.append((url, clients)),
+                step=steps.append,
+                round_done=lambda number, total: rounds.append((number, total)),
+            ),
+        )
+        print(len(steps) == 2 * demo.STEPS_PER_ROUND, len(set(steps)), rounds)
+        print(started[0][0].startswith("http://127.0.0.1:"), "openai" in started[0][1])
+        print(summary.splitlines()[0].split())
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env={"PATH": ""}
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "True 8 [(1, 2), (2, 2)]",
+        "True True",
+        str(
+            ["call", "model", "team/feature", "input", "cached", "output", "reasoning", "cost", "USD", "note"]
+        ),
+    ]

@@ -32,6 +32,7 @@ from genai_prices.types import (
 
 from otel_tokens import _price_data
 from otel_tokens._errors import ConfigurationError
+from otel_tokens._price_data import Rates
 from otel_tokens.pricing import Cost, PriceBook
 from otel_tokens.usage import Usage
 
@@ -882,3 +883,137 @@ def test_invalid_search_unit_price(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigurationError, match=r"price\[0\].*'per_search_unit' must be a number >= 0"):
         PriceBook(path)
+
+
+# --- 8. quote: the rates a model is priced at, for people and the otel-tokens command -------
+
+
+def library_price(provider_id: str, model: str) -> ModelPrice:
+    info = data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)[1]
+    price = info.get_prices(NOW)
+    assert isinstance(price, ModelPrice)
+    return price
+
+
+def per_mtok(rate: float) -> Decimal:
+    """A per-token float rate back as the library's USD per million tokens."""
+    return Decimal(repr(round(rate * 1e6, 12)))
+
+
+def test_quote_gives_the_library_rates_cost_applies(book: PriceBook) -> None:
+    quote = book.quote("gpt-4o-mini", "openai")
+    price = library_price("openai", "gpt-4o-mini")
+    assert quote is not None and quote.rates is not None
+    assert (per_mtok(quote.rates.input), per_mtok(quote.rates.cache_read), per_mtok(quote.rates.output)) == (
+        price.input_mtok,
+        price.cache_read_mtok,
+        price.output_mtok,
+    )
+    assert quote[1:] == ((), VERSION, None, None, None, "gpt-4o-mini", None, None, None)
+    usage = Usage(input_tokens=10_000, output_tokens=1_000, cache_read_input_tokens=4_000)
+    cost = book.cost("openai", "gpt-4o-mini", usage)
+    rates = quote.rates
+    assert cost is not None
+    assert cost.total == 6_000 * rates.input + 4_000 * rates.cache_read + 1_000 * rates.output
+
+
+def test_quote_lists_long_context_tiers_lowest_first_with_cache_rates(book: PriceBook) -> None:
+    quote = book.quote("claude-sonnet-4-5-20250929", "anthropic")
+    price = library_price("anthropic", "claude-sonnet-4-5")
+    assert quote is not None and quote.rates is not None
+    assert quote.price_model == "claude-sonnet-4-5"
+    [(threshold, above)] = quote.tiers
+    for rates, band in ((quote.rates, 0), (above, 1)):
+        for rate, key in (
+            (rates.input, "input_mtok"),
+            (rates.cache_read, "cache_read_mtok"),
+            (rates.cache_write_5m, "cache_write_mtok"),
+            (rates.cache_write_1h, "cache_write_1h_mtok"),
+            (rates.output, "output_mtok"),
+        ):
+            tiered = getattr(price, key)
+            assert per_mtok(rate) == (tiered.base if band == 0 else tiered.tiers[0].price), key
+    assert threshold == price.input_mtok.tiers[0].start == 200_000
+    # Above the threshold every token of the call costs the tier's rates, as cost() bills it.
+    cost = book.cost("anthropic", "claude-sonnet-4-5", Usage(input_tokens=200_001, output_tokens=10))
+    assert cost is not None and cost.total == pytest.approx(200_001 * above.input + 10 * above.output)
+
+
+def test_quote_without_a_provider_infers_it_as_for_a_gateway_call(book: PriceBook) -> None:
+    by_name = book.quote("claude-sonnet-4-5")
+    by_prefix = book.quote("anthropic/claude-sonnet-4-5")
+    assert by_name is not None and by_prefix is not None
+    assert (by_name.match, by_name.price_provider, by_name.price_model) == (
+        "model_name",
+        "anthropic",
+        "claude-sonnet-4-5",
+    )
+    assert (by_prefix.match, by_prefix.price_provider) == ("model_prefix", "anthropic")
+    direct = book.quote("claude-sonnet-4-5", "anthropic")
+    assert direct is not None and direct.rates == by_name.rates == by_prefix.rates
+
+
+def test_quote_of_an_unknown_model_is_none_and_logs_nothing(
+    book: PriceBook, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="otel_tokens"):
+        assert book.quote("no-such-model-xyz", "openai") is None
+        assert book.quote("no-such-model-xyz") is None
+    assert caplog.records == []
+
+
+def test_quote_at_a_service_tier(book: PriceBook) -> None:
+    priority = book.quote("gpt-5", "openai", "priority")
+    standard = book.quote("gpt-5", "openai", "default")
+    assert priority is not None and standard is not None and priority.rates and standard.rates
+    assert (priority.service_tier, standard.service_tier) == ("priority", None)
+    assert priority.rates.input == pytest.approx(2 * standard.rates.input)
+
+
+def test_quote_names_the_override_and_the_discount(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [[price]]
+        provider = "openai"
+        model = "gpt-4o*"
+        input_per_mtok = 9
+        output_per_mtok = 9
+
+        [[price]]
+        model = "acme-*"
+        input_per_mtok = 1
+        output_per_mtok = 2
+        per_search_unit = 0.002
+
+        [[discount]]
+        model = "acme-*"
+        multiplier = 0.5
+        """,
+    )
+    book = PriceBook(path)
+    quote = book.quote("acme-private", "vllm")
+    assert quote == (
+        Rates.with_defaults(0.5e-6, 1e-6, search_unit=0.001),
+        (),
+        "override+discount",
+        None,
+        None,
+        None,
+        None,
+        1,
+        0.5,
+        None,
+    )
+    library = book.quote("gpt-4o-mini", "azure.ai.openai")  # the provider-bound override does not match
+    assert library is not None
+    assert (library.source, library.override, library.discount) == (VERSION, None, None)
+
+
+def test_quote_of_a_time_of_day_price_says_when_it_changes(book: PriceBook) -> None:
+    # deepseek-chat: the peak price from 00:30 to 16:30 UTC.
+    quote = book.quote("deepseek-chat", "deepseek")
+    assert quote is not None
+    assert quote.changes_at == datetime(2026, 11, 23, 16, 30, tzinfo=UTC).timestamp()
+    steady = book.quote("gpt-4o-mini", "openai")
+    assert steady is not None and steady.changes_at is None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from otel_tokens import ConfigurationError
-from otel_tokens._settings import ENVIRONMENT_VARIABLES, Settings
+from otel_tokens._settings import ENVIRONMENT_VARIABLES, Settings, sources
 
 
 def test_defaults_without_environment():
@@ -283,6 +283,32 @@ def test_empty_environment_variables_count_as_unset():
         },
     )
     assert settings == Settings(service_name="checkout")
+
+
+def test_sources_name_the_variable_each_value_comes_from():
+    environ = {
+        "OTEL_TOKENS_MAX_TAG_VALUES": "7",
+        "OTEL_TOKENS_ENABLED": " ",  # blank: unset, the default applies
+        "OTEL_SERVICE_NAME": "checkout",
+        "OTEL_TOKENS_UNRELATED": "x",
+    }
+    found = sources(environ)
+    assert set(found) == set(ENVIRONMENT_VARIABLES)
+    assert {name: variable for name, variable in found.items() if variable is not None} == {
+        "max_tag_values": "OTEL_TOKENS_MAX_TAG_VALUES",
+        "service_name": "OTEL_SERVICE_NAME",
+    }
+    both = sources({"OTEL_SERVICE_NAME": "a", "OTEL_TOKENS_SERVICE_NAME": "b"})
+    assert both["service_name"] == "OTEL_TOKENS_SERVICE_NAME"
+    assert (
+        Settings.load({}, environ={"OTEL_SERVICE_NAME": "a", "OTEL_TOKENS_SERVICE_NAME": "b"}).service_name
+        == "b"
+    )
+
+
+def test_sources_read_the_process_environment(monkeypatch):
+    monkeypatch.setenv("OTEL_TOKENS_BUDGET_KEY_PREFIX", "team_a")
+    assert sources()["budget_key_prefix"] == "OTEL_TOKENS_BUDGET_KEY_PREFIX"
 
 
 def test_empty_string_keyword_is_invalid_not_false():

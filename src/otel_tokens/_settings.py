@@ -108,14 +108,31 @@ class Settings:
                 f"unknown setting(s) {', '.join(unknown)}; accepted: {', '.join(sorted(known))}"
             )
         values: dict[str, Any] = {}
-        for name, (env_name, parse) in _PARSERS.items():
+        for name, variable in sources(environ).items():
+            parse = _PARSERS[name][1]
             if overrides.get(name) is not None:
                 values[name] = parse(name, overrides[name])
-            elif environ.get(env_name, "").strip():
-                values[name] = parse(env_name, environ[env_name])
-        if "service_name" not in values and environ.get("OTEL_SERVICE_NAME", "").strip():
-            values["service_name"] = _service_name("OTEL_SERVICE_NAME", environ["OTEL_SERVICE_NAME"])
+            elif variable is not None:
+                values[name] = parse(variable, environ[variable])
         return cls(**values)
+
+
+def sources(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """Setting name -> the environment variable :meth:`Settings.load` reads it from when no keyword
+    gives it, or ``None`` when no variable is set and the default applies.
+
+    A variable that is empty or blank counts as unset. ``service_name`` comes from
+    ``OTEL_TOKENS_SERVICE_NAME``, else the standard ``OTEL_SERVICE_NAME``. Reads ``os.environ``
+    unless ``environ`` is given; validates nothing.
+    """
+    environ = os.environ if environ is None else environ
+    found = {
+        name: variable if environ.get(variable, "").strip() else None
+        for name, (variable, _) in _PARSERS.items()
+    }
+    if found["service_name"] is None and environ.get("OTEL_SERVICE_NAME", "").strip():
+        found["service_name"] = "OTEL_SERVICE_NAME"
+    return found
 
 
 def _bool(name: str, value: Any, true: frozenset[str] = _TRUE, false: frozenset[str] = _FALSE) -> bool:

@@ -6,6 +6,9 @@ are installed; openai at least) talk to the fake provider server on 127.0.0.1. T
 instrumentors and the SDKs are not dependencies of the core: ``pip install "otel-tokens[demo]"``
 installs them, and without them the demo says so in one line and exits with status 2.
 Set ``OTEL_EXPORTER_OTLP_ENDPOINT`` to also send the telemetry to a collector.
+
+:func:`run` is the demo without its command line: ``otel-tokens-demo`` and ``otel-tokens demo``
+(with a progress display) both call it, so they run the same workload and print the same summary.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import otel_tokens
@@ -36,8 +40,34 @@ _MISSING = (
 
 SYSTEM: Any = {"role": "system", "content": "You are a concise assistant for an online bookshop. " * 40}
 
+STEPS_PER_ROUND = 8
+"""Parts of one round of the workload, each reported to :attr:`Progress.step` when done (or
+skipped because its SDK is not installed)."""
 
-def run_workload(base_url: str, server: FakeProviderServer) -> None:
+
+def _nothing(*args: object) -> None:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What :func:`run` tells its caller while it runs; every callback is optional.
+
+    ``started(server_url, instrumented_clients)`` once the fake providers listen,
+    ``step(name)`` after each part of the workload (:data:`STEPS_PER_ROUND` a round), and
+    ``round_done(number, rounds)`` after each round (counted from 1).
+    """
+
+    started: Callable[[str, list[str]], None] = _nothing
+    step: Callable[[str], None] = _nothing
+    round_done: Callable[[int, int], None] = _nothing
+
+
+class DemoUnavailable(Exception):
+    """A module the demo needs is not installed; the message says what to install."""
+
+
+def run_workload(base_url: str, server: FakeProviderServer, done: Callable[[str], None] = _nothing) -> None:
     """What a small product does in a minute: autocomplete, support summaries, an agent, RAG."""
     import openai
     from otel_tokens_fake_providers import Scenario
@@ -58,6 +88,7 @@ def run_workload(base_url: str, server: FakeProviderServer) -> None:
             client.chat.completions.create(
                 model="gpt-4o-mini", messages=[SYSTEM, {"role": "user", "content": query}]
             )
+    done("openai: search/autocomplete")
 
     with otel_tokens.tags(team="support", feature="ticket-summary", user="agent-17"):
         server.enqueue(
@@ -80,6 +111,7 @@ def run_workload(base_url: str, server: FakeProviderServer) -> None:
             messages=[{"role": "user", "content": "Draft a reply to ticket #4411"}],
         ):
             pass
+    done("openai: support/ticket-summary")
 
     with otel_tokens.tags(team="research", feature="pricing-agent"):
         for step in range(3):
@@ -109,6 +141,7 @@ def run_workload(base_url: str, server: FakeProviderServer) -> None:
             service_tier="priority",
             messages=[{"role": "user", "content": "final answer, fast"}],
         )
+    done("openai: research/pricing-agent")
 
     with otel_tokens.tags(team="platform", feature="rag-index"):
         server.enqueue(Scenario(prompt_tokens=12_400))
@@ -124,9 +157,12 @@ def run_workload(base_url: str, server: FakeProviderServer) -> None:
             client.chat.completions.create(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": "again"}]
             )
+    done("openai: platform/rag-index")
 
 
-def run_other_providers(base_url: str, server: FakeProviderServer) -> None:
+def run_other_providers(
+    base_url: str, server: FakeProviderServer, done: Callable[[str], None] = _nothing
+) -> None:
     """The same product's other providers; each part runs only if its SDK is installed."""
     from otel_tokens_fake_providers import Scenario
 
@@ -154,6 +190,7 @@ def run_other_providers(base_url: str, server: FakeProviderServer) -> None:
                 messages=[{"role": "user", "content": "Summarise ticket #4412"}],
             ) as stream:
                 stream.get_final_message()
+    done("anthropic: support/ticket-summary")
 
     with contextlib.suppress(ImportError), otel_tokens.tags(team="research", feature="market-scan"):
         from google import genai
@@ -165,6 +202,7 @@ def run_other_providers(base_url: str, server: FakeProviderServer) -> None:
         # A thinking model: thoughts are billed as output but reported beside the candidates.
         server.enqueue(Scenario(prompt_tokens=2400, completion_tokens=600, reasoning_tokens=1400))
         gemini.models.generate_content(model="gemini-2.5-flash", contents="Compare three e-reader prices")
+    done("gemini: research/market-scan")
 
     with contextlib.suppress(ImportError), otel_tokens.tags(team="search", feature="query-rewrite"):
         import boto3
@@ -184,6 +222,7 @@ def run_other_providers(base_url: str, server: FakeProviderServer) -> None:
             modelId="us.amazon.nova-lite-v1:0",
             messages=[{"role": "user", "content": [{"text": "rewrite: cheap dune books"}]}],
         )
+    done("bedrock: search/query-rewrite")
 
     with contextlib.suppress(ImportError), otel_tokens.tags(team="platform", feature="rag-index"):
         import cohere
@@ -197,6 +236,7 @@ def run_other_providers(base_url: str, server: FakeProviderServer) -> None:
         # A local model: tokens counted, cost 0 unless an override prices GPU time.
         server.enqueue(Scenario(prompt_tokens=900, completion_tokens=120))
         local.chat(model="llama3.1", messages=[{"role": "user", "content": "Tag this chunk"}])
+    done("cohere and ollama: platform/rag-index")
 
 
 def _row(values: Iterable[Any], widths: Iterable[int]) -> str:
@@ -254,17 +294,21 @@ def report(telemetry: InMemoryTelemetry) -> str:
     return "\n".join(lines)
 
 
-def _telemetry() -> InMemoryTelemetry:
-    """In-memory providers for the report; with an OTLP endpoint set, they also export there."""
-    if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+def _telemetry(export_to: str | None = None) -> InMemoryTelemetry:
+    """In-memory providers for the report; they also export over OTLP/HTTP to ``export_to`` (a
+    base URL such as ``http://127.0.0.1:4318``), else to the endpoint the OTLP variables name."""
+    if not export_to and not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return InMemoryTelemetry()
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    telemetry = InMemoryTelemetry(extra_metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())])
-    telemetry.tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    base = export_to.rstrip("/") if export_to else None
+    metrics = OTLPMetricExporter(endpoint=f"{base}/v1/metrics") if base else OTLPMetricExporter()
+    spans = OTLPSpanExporter(endpoint=f"{base}/v1/traces") if base else OTLPSpanExporter()
+    telemetry = InMemoryTelemetry(extra_metric_readers=[PeriodicExportingMetricReader(metrics)])
+    telemetry.tracer_provider.add_span_processor(BatchSpanProcessor(spans))
     return telemetry
 
 
@@ -278,6 +322,49 @@ def _missing_requirement() -> str | None:
     return None
 
 
+def unavailable() -> str | None:
+    """Why the demo cannot run, in one line saying what to install; None when it can."""
+    missing = _missing_requirement()
+    return None if missing is None else _MISSING.format(missing)
+
+
+def run(
+    rounds: int = 1, pause: float = 15.0, *, export_to: str | None = None, progress: Progress = Progress()
+) -> str:
+    """Run the workload ``rounds`` times, ``pause`` seconds apart, and return the summary.
+
+    Starts the fake provider server on 127.0.0.1 and ``otel_tokens.init()`` with in-memory
+    providers (also exporting, see :func:`_telemetry`), and shuts both down before returning.
+    Raises :class:`DemoUnavailable` when the demo extra is missing and
+    :class:`~otel_tokens.ConfigurationError` for an invalid ``OTEL_TOKENS_*`` variable.
+    """
+    problem = unavailable()
+    if problem is not None:
+        raise DemoUnavailable(problem)
+    from otel_tokens_fake_providers import FakeProviderServer
+
+    telemetry = _telemetry(export_to)
+    try:
+        otel_tokens.init(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    except otel_tokens.ConfigurationError:
+        telemetry.shutdown()
+        raise
+    with FakeProviderServer() as server:
+        progress.started(server.url, otel_tokens.instrumented_clients())
+        for round_number in range(rounds):
+            if round_number:
+                # A steady trickle of traffic, so a dashboard's rates have something to show.
+                time.sleep(pause)
+            run_workload(server.url, server, progress.step)
+            run_other_providers(server.url, server, progress.step)
+            progress.round_done(round_number + 1, rounds)
+    otel_tokens.flush()
+    summary = report(telemetry)
+    otel_tokens.shutdown()
+    telemetry.shutdown()
+    return summary
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="otel-tokens-demo", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=1, help="times to run the workload (default 1)")
@@ -285,33 +372,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.pause < 0:
         parser.error("--rounds must be at least 1 and --pause not negative")
-    missing = _missing_requirement()
-    if missing is not None:
-        parser.exit(2, f"{parser.prog}: {_MISSING.format(missing)}\n")
-    from otel_tokens_fake_providers import FakeProviderServer
-
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    telemetry = _telemetry()
+
+    def started(url: str, clients: list[str]) -> None:
+        print(f"fake provider server on {url}; instrumented: {clients}")
+
+    def round_done(number: int, rounds: int) -> None:
+        if rounds > 1:
+            print(f"round {number}/{rounds} done", flush=True)
+
     try:
-        otel_tokens.init(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+        summary = run(args.rounds, args.pause, progress=Progress(started=started, round_done=round_done))
+    except DemoUnavailable as error:
+        parser.exit(2, f"{parser.prog}: {error}\n")
     except otel_tokens.ConfigurationError as error:
-        telemetry.shutdown()
         parser.exit(2, f"{parser.prog}: configuration error: {error}\n")
-    with FakeProviderServer() as server:
-        clients = otel_tokens.instrumented_clients()
-        print(f"fake provider server on {server.url}; instrumented: {clients}")
-        for round_number in range(args.rounds):
-            if round_number:
-                # A steady trickle of traffic, so a dashboard's rates have something to show.
-                time.sleep(args.pause)
-            run_workload(server.url, server)
-            run_other_providers(server.url, server)
-            if args.rounds > 1:
-                print(f"round {round_number + 1}/{args.rounds} done", flush=True)
-    otel_tokens.flush()
-    print(report(telemetry))
-    otel_tokens.shutdown()
-    telemetry.shutdown()
+    print(summary)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from otel_tokens import _price_data, _safety
 from otel_tokens._config_file import read_toml
@@ -118,7 +118,7 @@ if TYPE_CHECKING:
     from genai_prices.data_snapshot import DataSnapshot
     from genai_prices.types import ModelInfo, Provider
 
-__all__ = ["Cost", "PriceBook"]
+__all__ = ["Cost", "PriceBook", "Quote"]
 
 _log = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ _NO_PRICE_DATA = frozenset({"ollama", "vllm"})
 _KNOWN_PROVIDERS = frozenset(PROVIDER_IDS) | _NO_PRICE_DATA
 _STANDARD_TIERS = frozenset({"", "default", "auto", "standard"})
 _MAX_ENTRIES = 10_000  # model names come from responses: bound the cache against odd ones
+_Rule = TypeVar("_Rule")
 
 
 class Cost(NamedTuple):
@@ -151,6 +152,36 @@ class Cost(NamedTuple):
     price_provider: str | None = None
 
 
+class Quote(NamedTuple):
+    """The rates :meth:`PriceBook.cost` applies to calls of one model, as resolved now.
+
+    ``rates`` are USD per token of each kind (``request``: USD per call; ``search_unit``: USD per
+    rerank search unit, ``None`` when nothing prices it), discount included, for calls whose total
+    input is at most the first long-context threshold; ``tiers`` are ``(threshold, rates)`` for
+    calls whose total input exceeds ``threshold``, lowest threshold first (every token of such a
+    call costs that tier's rates). ``rates`` is ``None`` (and ``tiers`` empty) for the rare price
+    that only genai-prices' own calculation can apply, call by call.
+
+    ``source``, ``service_tier``, ``match`` and ``price_provider`` are what each :class:`Cost` of
+    the model carries. ``price_model`` is the genai-prices model id that priced it (``None`` for
+    an override or a local model); ``override`` the index of the ``[[price]]`` entry that priced
+    it (``price[2]`` is 2); ``discount`` the multiplier of the ``[[discount]]`` applied, already
+    in the rates; ``changes_at`` when a dated or time-of-day price next changes (Unix time), else
+    ``None``.
+    """
+
+    rates: Rates | None
+    tiers: tuple[tuple[float, Rates], ...]
+    source: str
+    service_tier: str | None
+    match: str | None
+    price_provider: str | None
+    price_model: str | None
+    override: int | None
+    discount: float | None
+    changes_at: float | None
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     """A resolved price for one (provider, model, tier)."""
@@ -162,6 +193,7 @@ class _Entry:
     fallback: Callable[[Usage], Cost | None] | None = None
     match: str | None = None  # how a gateway call's model was matched; None: directly
     price_provider: str | None = None  # the genai-prices provider id, when inferred
+    price_model: str | None = None  # the genai-prices model id that priced it
 
 
 # What the cache holds for keys not resolved yet: already expired, so cost() resolves them.
@@ -347,6 +379,41 @@ class PriceBook:
             entry.price_provider,
         )
 
+    def quote(self, model: str, provider: str | None = None, service_tier: str | None = None) -> Quote | None:
+        """The rates :meth:`cost` applies to calls of ``model`` now, and where they come from; ``None``
+        when it has no price for the model (as :meth:`cost` then has none).
+
+        ``provider`` is the calls' ``gen_ai.provider.name``. ``None`` prices the model as a call
+        through a gateway with no provider of its own (the module doc's rule, steps 2 and 3): by
+        its ``provider/model`` prefix, else the provider that makes or alone lists it; only
+        ``[[price]]`` and ``[[discount]]`` entries without a ``provider`` match then.
+        ``service_tier`` is the tier served (``None``, ``default``: standard). Resolves and caches
+        the price as the first call of the model would, loading the price data if needed, but
+        logs no warning for a model it cannot price.
+        """
+        tier = None if service_tier is None or service_tier in _STANDARD_TIERS else service_tier
+        name = provider or ""
+        entry = self._entry((name, model, tier), False, provider is None)
+        if entry is None:
+            return None
+        override = _first(self._prices, lambda r: _rule_matches(r, name, model, tier))
+        discount = _first(self._discounts, lambda d: _matches(d.provider, d.model, name, model))
+        rates, tiers = entry.bands
+        return Quote(
+            None if entry.fallback is not None else rates,
+            tuple(reversed(tiers)),
+            entry.source,
+            entry.service_tier,
+            entry.match,
+            entry.price_provider,
+            entry.price_model,
+            override if entry.source.startswith("override") else None,
+            None
+            if discount is None or not entry.source.endswith("+discount")
+            else self._discounts[discount].multiplier,
+            None if entry.expires_at == math.inf else entry.expires_at,
+        )
+
     def _entry(self, key: tuple[str, str, str | None], warn: bool, gateway: bool) -> _Entry | None:
         entry = (self._gateway_entries if gateway else self._entries).get(key, _UNRESOLVED)
         if (entry is not None and entry.expires_at != math.inf and entry.expires_at <= self._clock()) or (
@@ -373,11 +440,11 @@ class PriceBook:
             if current is None or current.expires_at > self._clock():
                 return current  # another thread resolved it while this one waited for the lock
             provider, model, tier = key
-            discount = next(
-                (d for d in self._discounts if _matches(d.provider, d.model, provider, model)), None
-            )
+            found = _first(self._discounts, lambda d: _matches(d.provider, d.model, provider, model))
+            discount = None if found is None else self._discounts[found]
             factor, suffix = (1.0, "") if discount is None else (discount.multiplier, "+discount")
-            rule = next((r for r in self._prices if _rule_matches(r, provider, model, tier)), None)
+            found = _first(self._prices, lambda r: _rule_matches(r, provider, model, tier))
+            rule = None if found is None else self._prices[found]
             entry: _Entry | None = None
             candidates: tuple[str, ...] = ()
             if rule is not None:
@@ -467,10 +534,12 @@ class PriceBook:
             fallback = _library_fallback(
                 info, lib_provider, context, factor, (source, priced_tier, match, price_provider)
             )
-            return _Entry((ZERO_RATES, ()), source, priced_tier, expires_at, fallback, match, price_provider)
+            return _Entry(
+                (ZERO_RATES, ()), source, priced_tier, expires_at, fallback, match, price_provider, info.id
+            )
         base, tiers = bands
         scaled = (base.scaled(factor), tuple((start, rates.scaled(factor)) for start, rates in tiers))
-        return _Entry(scaled, source, priced_tier, expires_at, None, match, price_provider)
+        return _Entry(scaled, source, priced_tier, expires_at, None, match, price_provider, info.id)
 
     def _warn_once(self, key: tuple[str, ...], message: str, *args: object) -> None:
         if key not in self._warned and len(self._warned) < _MAX_ENTRIES:
@@ -501,6 +570,11 @@ def _library_fallback(
 
 
 # --- overrides -----------------------------------------------------------------------------
+
+
+def _first(rules: tuple[_Rule, ...], matches: Callable[[_Rule], bool]) -> int | None:
+    """The index of the first rule that matches (the file's order decides), or None."""
+    return next((index for index, rule in enumerate(rules) if matches(rule)), None)
 
 
 def _matches(rule_provider: str | None, rule_model: str, provider: str, model: str) -> bool:

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from otel_tokens.pricing import PriceBook
 from otel_tokens_cli._otlp_spans import SpanReader
 from otel_tokens_cli._records import CostBasis
 from otel_tokens_cli._reprice import reprice
+
+from otel_tokens.pricing import PriceBook
 
 from ._run import otel_tokens
 

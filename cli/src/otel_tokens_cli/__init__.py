@@ -16,6 +16,12 @@ __all__ = ["SUBCOMMANDS", "main"]
 
 SUBCOMMANDS: Mapping[str, str] = {
     "budgets": "otel_tokens_cli.budgets",
+    "demo": "otel_tokens_cli.demo",
+    "doctor": "otel_tokens_cli.doctor",
+    "forecast": "otel_tokens_cli.forecast",
+    "prices": "otel_tokens_cli.prices",
+    "recommend": "otel_tokens_cli.recommend",
+    "report": "otel_tokens_cli.report",
 }
 """Subcommand name -> the module defining its ``command``."""
 
@@ -40,13 +46,19 @@ class _Subcommands(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Examples:
+  otel-tokens demo                                   # a workload against the local fake provider
+  otel-tokens report --prometheus http://127.0.0.1:9090 --month 2026-11 --by team
+  otel-tokens report --ledger /var/lib/otel-tokens/ledger --month 2026-11 --format focus -o focus.csv
+  otel-tokens report --ledger ledger/ --last 30d --by feature --format html -o spend.html
+  otel-tokens recommend --prometheus http://127.0.0.1:9090 --last 30d
+  otel-tokens forecast --prometheus http://127.0.0.1:9090 --policy budgets.toml
   otel-tokens budgets --policy budgets.toml --store redis://redis.internal:6379/0
-  otel-tokens budgets --json | jq '.budgets[] | {id, spent, limit}'
-  otel-tokens budgets --help
+  otel-tokens prices claude-sonnet-4-5 --provider anthropic
+  otel-tokens prices --check prices.toml
+  otel-tokens doctor
 
-The settings are the services' own: OTEL_TOKENS_BUDGETS, OTEL_TOKENS_BUDGET_STORE,
-OTEL_TOKENS_BUDGET_KEY_PREFIX and OTEL_TOKENS_BUDGET_STORE_TIMEOUT are read when
-no option is given.""",
+Every subcommand has its own --help with examples. The settings are the services' own:
+OTEL_TOKENS_* variables are read when no option is given.""",
 )
 @click.version_option(package_name="otel-tokens-cli", prog_name="otel-tokens")
 def main() -> None:
