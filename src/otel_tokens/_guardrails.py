@@ -195,7 +195,7 @@ class Guardrails:
         model = request.request_model
         try:
             for catalogue in self.policy.catalogues:
-                if _matches(catalogue.match, request.provider, model, tags):
+                if call_matches(catalogue.match, request.provider, model, tags):
                     model = self._check_catalogue(catalogue, request, model, tags, admission)
                     break
             model = self._reserve(request, model, tags, admission, now)
@@ -257,7 +257,7 @@ class Guardrails:
         matched = [
             (compiled, self._group(compiled.budget.group_by, tags))
             for compiled in self._budgets
-            if _matches(compiled.budget.match, request.provider, model, tags)
+            if call_matches(compiled.budget.match, request.provider, model, tags)
         ]
         if not matched:
             return model
@@ -371,7 +371,7 @@ class Guardrails:
         now: float,
     ) -> None:
         for rule in self.policy.breakers:
-            if not _matches(rule.match, request.provider, model, tags):
+            if not call_matches(rule.match, request.provider, model, tags):
                 continue
             group = self._group(rule.group_by, tags)
             verdict = self.breakers.check(rule, group, now)
@@ -549,9 +549,12 @@ def _mark_blocked(admission: Admission, ident: str) -> None:
     admission.actions.append((ident, DECISION_BLOCKED))
 
 
-def _matches(
+def call_matches(
     match: Mapping[str, Sequence[str]], provider: str, model: str | None, tags: Mapping[str, str]
 ) -> bool:
+    """Whether a rule's ``match`` selects a call: every key (``provider``, ``model`` or a tag key)
+    has a value matching one of its patterns (exact or glob, case-sensitive). A call without the
+    key's value (no tag, no model) is not selected, even by ``*``; an empty ``match`` selects all."""
     for key, patterns in match.items():
         value = provider if key == "provider" else model if key == "model" else tags.get(key)
         if value is None or not any(fnmatchcase(value, pattern) for pattern in patterns):
