@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-__all__ = ["Failure", "MissingInput"]
+__all__ = ["Failure", "UsageFailure"]
 
 
 class Failure(click.ClickException):
@@ -14,7 +14,7 @@ class Failure(click.ClickException):
         super().__init__(" ".join(message.split("\n")))
 
 
-class MissingInput(Failure):
-    """Something required was not given: a usage error, exit status 2 as click's own."""
+class UsageFailure(Failure):
+    """An option or argument is missing or wrong: a usage error, exit status 2 as click's own."""
 
     exit_code = 2

@@ -18,7 +18,7 @@ from otel_tokens_cli._model_switch import ContextFit, Switch
 from otel_tokens_cli._prompt_caching import CacheOpportunity
 from otel_tokens_cli._records import Skips
 from otel_tokens_cli._savings import MONTH_DAYS, Jump, Options, Recommendations, Unpriced
-from otel_tokens_cli._sources import _iso
+from otel_tokens_cli._sources import format_moment
 from otel_tokens_cli._traffic import Evidence
 
 __all__ = ["SAME_TOKENS", "assumptions", "render", "report"]
@@ -167,22 +167,28 @@ def assumptions(found: Recommendations) -> list[str]:
 def report(found: Recommendations, source: str, skipped: Skips, *, compared: bool) -> dict[str, Any]:
     """The whole answer as plain data; ``compared`` says the source had records before the range."""
     window = {
-        "start": _iso(found.start),
-        "end": _iso(found.end),
-        "counted_to": _iso(found.covered_end),
+        "start": format_moment(found.start),
+        "end": format_moment(found.end),
+        "counted_to": format_moment(found.covered_end),
         "days": found.days,
     }
-    previous = {"start": _iso(found.previous_start), "end": _iso(found.start), "days": found.previous_days}
+    previous = {
+        "start": format_moment(found.previous_start),
+        "end": format_moment(found.start),
+        "days": found.previous_days,
+    }
     notes = []
     if not compared:
         notes.append("No call before the range in the source: no jumps can be compared.")
     elif found.previous_start > found.start - (found.end - found.start):
         notes.append(
-            f"The source's calls before the range start at {_iso(found.previous_start)}: the period "
+            f"The source's calls before the range start at {format_moment(found.previous_start)}: the period "
             f"before is counted from there ({found.previous_days:.2f} days)."
         )
     if found.covered_end < found.end:
-        notes.append(f"The range ends in the future: rates count it up to {_iso(found.covered_end)}.")
+        notes.append(
+            f"The range ends in the future: rates count it up to {format_moment(found.covered_end)}."
+        )
     return {
         "source": source,
         "range": window,

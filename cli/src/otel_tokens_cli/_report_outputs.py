@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -17,6 +16,7 @@ from rich.table import Table
 
 from otel_tokens_cli._aggregate import Group, Report, Totals
 from otel_tokens_cli._records import TokenClass
+from otel_tokens_cli._sources import format_moment
 
 __all__ = ["CSV_COLUMNS", "print_table", "report_json", "write_csv"]
 
@@ -36,10 +36,6 @@ CSV_COLUMNS = (
     "change",
 )
 """The columns after the grouping dimensions, in order."""
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _usd(value: float | None, places: int = 4) -> str:
@@ -77,8 +73,8 @@ def report_json(report: Report, source: str) -> dict[str, Any]:
     previous = report.previous_totals
     return {
         "source": source,
-        "start": _iso(report.start),
-        "end": _iso(report.end),
+        "start": format_moment(report.start),
+        "end": format_moment(report.end),
         "group_by": list(report.by),
         "totals": _totals_dict(report.totals),
         "previous": None if previous is None else _totals_dict(previous),
@@ -102,7 +98,8 @@ def report_json(report: Report, source: str) -> dict[str, Any]:
         "timeline": {
             "step_seconds": int(report.timeline_step.total_seconds()),
             "points": [
-                {"start": _iso(moment), "cost_usd": series} for moment, series in report.timeline.items()
+                {"start": format_moment(moment), "cost_usd": series}
+                for moment, series in report.timeline.items()
             ],
         },
         "skipped": dict(report.skipped.counts),
@@ -148,7 +145,7 @@ def print_table(report: Report, source: str, console: Console) -> None:
     headline.add_column("what")
     headline.add_column("value", justify="right")
     headline.add_row("source", source)
-    headline.add_row("range", f"{_iso(report.start)} to {_iso(report.end)}")
+    headline.add_row("range", f"{format_moment(report.start)} to {format_moment(report.end)}")
     headline.add_row("cost", _usd(totals.cost))
     headline.add_row("calls", f"{totals.requests:,}")
     headline.add_row("cost per priced call", _usd(totals.cost_per_call, 6))

@@ -24,6 +24,8 @@ __all__ = [
     "PERIODS",
     "Source",
     "TimeRange",
+    "format_moment",
+    "load_calls",
     "load_records",
     "parse_moment",
     "range_options",
@@ -73,10 +75,11 @@ class TimeRange:
         return TimeRange(self.start - self.length, self.start)
 
     def describe(self) -> str:
-        return f"{_iso(self.start)} to {_iso(self.end)}"
+        return f"{format_moment(self.start)} to {format_moment(self.end)}"
 
 
-def _iso(moment: datetime) -> str:
+def format_moment(moment: datetime) -> str:
+    """A UTC moment as the commands print it: ``2026-11-01T00:00:00Z``."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -248,3 +251,28 @@ def _read_ledger(paths: Sequence[str], time_range: TimeRange) -> tuple[list[Usag
         raise SourceError(str(error)) from None
     records = [record for record in reader.records if time_range.start <= record.start < time_range.end]
     return records, reader.skips
+
+
+def load_calls(
+    source: Source,
+    time_range: TimeRange,
+    period: timedelta = PERIODS["day"],
+    *,
+    required: TimeRange | None = None,
+) -> tuple[list[UsageRecord], Skips]:
+    """:func:`load_records`, failing as a command does: one line for a source that cannot be read,
+    and one when no call starts in ``required`` (default the whole range), with what was skipped."""
+    from otel_tokens_cli._failure import Failure
+
+    try:
+        records, skipped = load_records(source, time_range, period)
+    except SourceError as error:
+        raise Failure(str(error)) from None
+    wanted = required or time_range
+    if not any(wanted.start <= record.start < wanted.end for record in records):
+        first = next(iter(skipped.lines()), "")
+        raise Failure(
+            f"no LLM calls in {source.describe()} from {wanted.describe()}"
+            + (f" ({skipped.total} records skipped: {first})" if skipped.total else "")
+        )
+    return records, skipped

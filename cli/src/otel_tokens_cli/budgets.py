@@ -28,7 +28,7 @@ from otel_tokens._policy_file import load_policy
 from otel_tokens._redaction import redact_url, scrub, url_secrets
 from otel_tokens._settings import Settings
 from otel_tokens.budgets import Breaker, Budget, Catalogue, Policy
-from otel_tokens_cli._failure import Failure, MissingInput
+from otel_tokens_cli._failure import Failure, UsageFailure
 
 DEFAULT_TIMEOUT_MS = 1000
 """The store timeout when neither ``--timeout`` nor OTEL_TOKENS_BUDGET_STORE_TIMEOUT is given: a
@@ -104,7 +104,7 @@ def command(
 ) -> None:
     """Show every budget of the policy with its spend, reservations and window from the store."""
     if not policy_path:
-        raise MissingInput("no budget policy: give --policy FILE or set OTEL_TOKENS_BUDGETS")
+        raise UsageFailure("no budget policy: give --policy FILE or set OTEL_TOKENS_BUDGETS")
     try:
         policy = load_policy(policy_path)
     except ConfigurationError as error:

@@ -30,7 +30,7 @@ from rich.progress import (
 
 from otel_tokens._errors import ConfigurationError
 from otel_tokens._redaction import redact_url
-from otel_tokens_cli._failure import Failure, MissingInput
+from otel_tokens_cli._failure import Failure, UsageFailure
 
 
 @click.command(
@@ -74,7 +74,7 @@ def command(rounds: int, pause: float, export_url: str | None) -> None:
     base = None if export_url is None else _base_url(export_url)
     problem = demo.unavailable()
     if problem is not None:
-        raise MissingInput(problem)
+        raise UsageFailure(problem)
     if base is not None:
         _check_collector(base)
     console = Console(stderr=True)
@@ -98,7 +98,7 @@ def _base_url(url: str) -> str:
         parts, port_ok = None, False
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
         shown = redact_url(url) if "://" in url else url
-        raise MissingInput(
+        raise UsageFailure(
             f"--export must be an http:// or https:// URL of an OTLP/HTTP collector, such as "
             f"http://127.0.0.1:4318; got {shown!r}"
         )

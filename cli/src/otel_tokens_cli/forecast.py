@@ -24,7 +24,7 @@ from rich.text import Text
 
 from otel_tokens._windows import WEEKDAYS
 from otel_tokens.budgets import Budget
-from otel_tokens_cli._failure import Failure
+from otel_tokens_cli._failure import Failure, UsageFailure
 from otel_tokens_cli._forecast import (
     WEEKDAY_MIN_DAYS,
     Forecast,
@@ -35,8 +35,8 @@ from otel_tokens_cli._forecast import (
     month_bounds,
     month_forecast,
 )
-from otel_tokens_cli._records import Skips, SourceError
-from otel_tokens_cli._sources import PERIODS, Source, TimeRange, load_records, source_options
+from otel_tokens_cli._records import Skips
+from otel_tokens_cli._sources import PERIODS, Source, TimeRange, load_calls, source_options
 
 METHOD = (
     "Expected = spent so far + each remaining day (or part of today) at its rate: the mean daily spend of "
@@ -46,19 +46,13 @@ METHOD = (
 )
 
 
-class _BadValue(Failure):
-    """An option's value is wrong: a usage error (exit status 2, as click's own), one line."""
-
-    exit_code = 2
-
-
 def _now(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise _BadValue(
+        raise UsageFailure(
             f"--now {text!r} is not an ISO date or time (2026-12-31, 2026-12-31T18:00Z)"
         ) from None
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
@@ -68,7 +62,9 @@ def _zone(text: str) -> str:
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _BadValue(f"--timezone {text!r} is not an IANA time zone such as UTC or Europe/Paris") from None
+        raise UsageFailure(
+            f"--timezone {text!r} is not an IANA time zone such as UTC or Europe/Paris"
+        ) from None
     return text
 
 
@@ -144,15 +140,7 @@ def command(
     if now <= start:  # cannot happen with days >= 1; kept for a clear message if it ever does
         raise Failure(f"nothing to read before {now:%Y-%m-%dT%H:%M:%SZ}")
     logging.getLogger("otel_tokens.pricing").setLevel(logging.ERROR)
-    try:
-        records, skipped = load_records(source, time_range, PERIODS["hour"])
-    except SourceError as error:
-        raise Failure(str(error)) from None
-    if not records:
-        raise Failure(
-            f"no LLM calls in {source.describe()} from {time_range.describe()}"
-            + (f" ({skipped.total} records skipped: {next(iter(skipped.lines()))})" if skipped.total else "")
-        )
+    records, skipped = load_calls(source, time_range, PERIODS["hour"])
     chosen = cast(Pattern, pattern)
     month = month_forecast(records, now, zone, days, chosen)
     found, notes = budget_forecasts(budgets, records, now, zone, days, chosen)

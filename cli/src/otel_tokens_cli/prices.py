@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import difflib
 import json
-import logging
-import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,12 +25,11 @@ from rich.table import Table
 from rich.text import Text
 
 from otel_tokens import _price_data
-from otel_tokens._errors import ConfigurationError
 from otel_tokens._price_data import Rates
-from otel_tokens.pricing import PriceBook, Quote
-from otel_tokens_cli._failure import Failure, MissingInput
+from otel_tokens.pricing import Quote
+from otel_tokens_cli._failure import Failure, UsageFailure
+from otel_tokens_cli._price_book import captured_warnings, open_price_book, overrides_option, warn_overrides
 
-_LABEL = "price overrides"  # how the core names the override file in its errors
 _PER_MTOK = 1e6  # Rates are USD per token; people and the price data speak per million
 _ROWS = (  # (row label, band key) always shown; other rows only where a band has them
     ("input", "input"),
@@ -68,13 +64,7 @@ is: by a provider/model prefix, else by the provider that makes or alone lists i
     "mistral_ai, cohere, ollama... Omitted: inferred from the model name.",
 )
 @click.option("--tier", metavar="T", help="The service tier that served the calls: priority, flex, batch...")
-@click.option(
-    "--overrides",
-    metavar="FILE",
-    envvar="OTEL_TOKENS_PRICE_OVERRIDES",
-    show_envvar=True,
-    help="The services' price override file (TOML): [[price]] and [[discount]] tables.",
-)
+@overrides_option
 @click.option(
     "--check",
     "check_path",
@@ -93,17 +83,17 @@ def command(
     """Show the rates otel-tokens applies to a model, their tiers and where they come from."""
     if check_path is not None:
         if model is not None:
-            raise MissingInput("give either MODEL or --check FILE, not both")
+            raise UsageFailure("give either MODEL or --check FILE, not both")
         check(check_path)
         return
     if not model or not model.strip():
-        raise MissingInput("no model: give MODEL (for example gpt-4o-mini) or --check FILE")
+        raise UsageFailure("no model: give MODEL (for example gpt-4o-mini) or --check FILE")
     if provider is not None and not provider.strip():
-        raise MissingInput("--provider is empty: give a gen_ai.provider.name such as openai, or omit it")
-    with _captured_warnings() as warnings:
-        book = _book(overrides)
-    _warn(overrides, warnings)
-    with _captured_warnings():  # a tier without a price of its own: the Tier line says so
+        raise UsageFailure("--provider is empty: give a gen_ai.provider.name such as openai, or omit it")
+    with captured_warnings() as warnings:
+        book = open_price_book(overrides)
+    warn_overrides(overrides, warnings)
+    with captured_warnings():  # a tier without a price of its own: the Tier line says so
         quote = book.quote(model, provider or None, tier or None)
     if quote is None:
         raise Failure(_unpriced(model, provider, overrides, book.data_version))
@@ -116,103 +106,12 @@ def command(
 
 def check(path: str) -> None:
     """Validate an override file as ``init()`` does; print ``ok: ...`` and its warnings, or fail."""
-    with _captured_warnings() as warnings:
-        _book(path)
+    with captured_warnings() as warnings:
+        open_price_book(path)
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))  # valid: PriceBook read it
-    _warn(path, warnings)
+    warn_overrides(path, warnings)
     prices, discounts = len(data.get("price", [])), len(data.get("discount", []))
     click.echo(f"ok: {prices} price{'s' * (prices != 1)}, {discounts} discount{'s' * (discounts != 1)}")
-
-
-def _book(overrides: str | None) -> PriceBook:
-    """The SDK's price book with the services' override file; a problem names FILE:LINE."""
-    try:
-        return PriceBook(overrides or None)
-    except ConfigurationError as error:
-        message, path = str(error), overrides or ""
-        if not message.startswith(f"{_LABEL} {path}: "):
-            raise Failure(message) from None
-        raise Failure(f"{locate(path, message)}: {_after_prefix(path, message)}") from None
-
-
-def _warn(path: str | None, warnings: Sequence[str]) -> None:
-    """The override file's warnings (a provider otel-tokens does not know), one line each on stderr."""
-    for warning in warnings:
-        where = locate(path, warning) if path else "otel-tokens"
-        click.echo(f"{where}: warning: {_after_prefix(path or '', warning)}", err=True)
-
-
-@contextmanager
-def _captured_warnings() -> Iterator[list[str]]:
-    """The core's warnings while resolving, as messages: they are shown our way, not logged."""
-    messages: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            messages.append(record.getMessage())
-
-    logger = logging.getLogger("otel_tokens")
-    handler, propagate = Keep(logging.WARNING), logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield messages
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
-
-
-# Where in the file: tomllib gives no positions, so the entry and field the message names are
-# looked up in the text.
-
-_ENTRY = re.compile(r"\b(price|discount)\[(\d+)\]")
-_FIELD = re.compile(r"(?:field|top-level key) '([^']+)'|: (provider) '")
-_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)|on line (\d+)\)")
-
-
-def locate(path: str, message: str) -> str:
-    """``FILE:LINE`` of what an override-file message is about (``FILE`` when no line is found):
-    the line of the named field in the named ``[[price]]``/``[[discount]]`` table, else the
-    table's header; the parser's own line for invalid TOML."""
-    line = _line(path, message)
-    return path if line is None else f"{path}:{line}"
-
-
-def _line(path: str, message: str) -> int | None:
-    parsed = _TOML_LINE.search(message)
-    if parsed:
-        return int(parsed.group(1) or parsed.group(2))
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    entry, field = _ENTRY.search(message), _FIELD.search(message)
-    start, end = 0, len(lines)
-    if entry:
-        headers = [i for i, text in enumerate(lines) if re.match(rf"\s*\[\[\s*{entry.group(1)}\s*\]\]", text)]
-        index = int(entry.group(2))
-        if index >= len(headers):
-            return None
-        start = headers[index]
-        end = next((i for i in range(start + 1, len(lines)) if re.match(r"\s*\[", lines[i])), len(lines))
-    name = (field.group(1) or field.group(2)) if field else (None if entry else _table_name(message))
-    if name is not None:
-        quoted = re.escape(name)
-        key = re.compile(rf"""\s*(?:{quoted}|"{quoted}"|'{quoted}')\s*=|\s*\[+\s*{quoted}\s*\]""")
-        for i in range(start, end):
-            if key.match(lines[i]):
-                return i + 1
-    return start + 1 if entry else None
-
-
-def _table_name(message: str) -> str | None:
-    found = re.search(r"'(price|discount)' must be written as", message)
-    return found.group(1) if found else None
-
-
-def _after_prefix(path: str, message: str) -> str:
-    """A core message without its ``price overrides FILE: `` prefix."""
-    return message.removeprefix(f"{_LABEL} {path}: ")
 
 
 # Unknown models: a line naming the model, with the names genai-prices knows that look alike.

@@ -17,30 +17,24 @@ import logging
 import click
 from rich.console import Console
 
-from otel_tokens_cli._failure import Failure
+from otel_tokens_cli._failure import UsageFailure
 from otel_tokens_cli._model_catalog import ModelCatalog
+from otel_tokens_cli._price_book import open_price_book, overrides_option
 from otel_tokens_cli._recommend_outputs import render, report
-from otel_tokens_cli._records import SourceError
 from otel_tokens_cli._savings import Options, recommend
-from otel_tokens_cli._sources import PERIODS, Source, TimeRange, load_records, range_options, source_options
-
-
-class _BadValue(Failure):
-    """An option's value is out of range: a usage error (exit status 2, as click's own), one line."""
-
-    exit_code = 2
+from otel_tokens_cli._sources import PERIODS, Source, TimeRange, load_calls, range_options, source_options
 
 
 def _names(text: str | None, option: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in (text or "").split(",") if name.strip())
     if text is not None and not names:
-        raise _BadValue(f"{option} names nothing: give comma-separated names")
+        raise UsageFailure(f"{option} names nothing: give comma-separated names")
     return names
 
 
 def _check(ok: bool, option: str, what: str, value: float) -> None:
     if not ok:
-        raise _BadValue(f"{option} must be {what}, got {value:g}")
+        raise UsageFailure(f"{option} must be {what}, got {value:g}")
 
 
 @click.command(
@@ -117,13 +111,7 @@ range's figure scaled to a 30.44-day month.""",
     type=click.IntRange(min=1),
     help="Calls a group needs in both periods to be compared.",
 )
-@click.option(
-    "--overrides",
-    metavar="FILE",
-    envvar="OTEL_TOKENS_PRICE_OVERRIDES",
-    show_envvar=True,
-    help="Price overrides (TOML), as the services use them.",
-)
+@overrides_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
 def command(
     source: Source,
@@ -156,25 +144,11 @@ def command(
         rate_jump=rate_jump,
         min_calls=min_calls,
     )
-    from otel_tokens._errors import ConfigurationError
-    from otel_tokens.pricing import PriceBook
-
-    try:
-        book = PriceBook(overrides)
-    except ConfigurationError as error:
-        raise Failure(str(error)) from None
+    book = open_price_book(overrides)
     both = TimeRange(time_range.previous().start, time_range.end)
-    try:
-        records, skipped = load_records(source, both, PERIODS["day"])
-    except SourceError as error:
-        raise Failure(str(error)) from None
+    records, skipped = load_calls(source, both, PERIODS["day"], required=time_range)
     current = [record for record in records if record.start >= time_range.start]
     previous = [record for record in records if record.start < time_range.start]
-    if not current:
-        raise Failure(
-            f"no LLM calls in {source.describe()} from {time_range.describe()}"
-            + (f" ({skipped.total} records skipped: {next(iter(skipped.lines()))})" if skipped.total else "")
-        )
     # Unknown models are this command's findings, shown once in its output: not as log lines.
     logging.getLogger("otel_tokens.pricing").setLevel(logging.ERROR)
     found = recommend(

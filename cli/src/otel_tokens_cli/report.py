@@ -18,10 +18,11 @@ import click
 from rich.console import Console
 
 from otel_tokens_cli._aggregate import build_report
-from otel_tokens_cli._failure import Failure
-from otel_tokens_cli._records import DIMENSIONS, SourceError, UsageRecord
+from otel_tokens_cli._price_book import open_price_book, overrides_option
+from otel_tokens_cli._records import DIMENSIONS, UsageRecord
 from otel_tokens_cli._report_outputs import print_table, report_json, write_csv
-from otel_tokens_cli._sources import PERIODS, Source, TimeRange, load_records, range_options, source_options
+from otel_tokens_cli._reprice import reprice as reprice_records
+from otel_tokens_cli._sources import PERIODS, Source, TimeRange, load_calls, range_options, source_options
 
 FORMATS = ("table", "csv", "json", "focus", "html")
 
@@ -36,17 +37,6 @@ def _dimensions(text: str, option: str) -> tuple[str, ...]:
                 f"{name!r} is neither a dimension ({', '.join(DIMENSIONS)}) nor a tag key", param_hint=option
             )
     return names
-
-
-def _reprice(records: list[UsageRecord], overrides: str | None) -> list[UsageRecord]:
-    from otel_tokens._errors import ConfigurationError
-    from otel_tokens.pricing import PriceBook
-    from otel_tokens_cli._reprice import reprice
-
-    try:
-        return reprice(records, PriceBook(overrides))
-    except ConfigurationError as error:
-        raise Failure(str(error)) from None
 
 
 @click.command(
@@ -124,12 +114,7 @@ project, feature, user, cost_center...). Each call is priced as recorded when it
     is_flag=True,
     help="Price the usage with today's price data and overrides instead of as recorded.",
 )
-@click.option(
-    "--overrides",
-    metavar="FILE",
-    envvar="OTEL_TOKENS_PRICE_OVERRIDES",
-    help="Price overrides for --reprice and FOCUS list prices.",
-)
+@overrides_option
 def command(
     source: Source,
     time_range: TimeRange,
@@ -147,19 +132,11 @@ def command(
     """Spend by team, feature, model...: chargeback tables, CSV, JSON, FOCUS and an HTML page."""
     by = _dimensions(by_text, "--by")
     both = TimeRange(time_range.previous().start, time_range.end)
-    try:
-        records, skipped = load_records(source, both, PERIODS[period])
-    except SourceError as error:
-        raise Failure(str(error)) from None
+    records, skipped = load_calls(source, both, PERIODS[period], required=time_range)
     if reprice:
-        records = _reprice(records, overrides)
+        records = reprice_records(records, open_price_book(overrides))
     current = [record for record in records if record.start >= time_range.start]
     previous = [record for record in records if record.start < time_range.start]
-    if not current:
-        raise Failure(
-            f"no LLM calls in {source.describe()} from {time_range.describe()}"
-            + (f" ({skipped.total} records skipped: {next(iter(skipped.lines()))})" if skipped.total else "")
-        )
     report = build_report(
         current,
         start=time_range.start,
@@ -200,14 +177,10 @@ def command(
 def _write_focus(
     records: Sequence[UsageRecord], out: TextIO, billing_day: int, overrides: str | None
 ) -> None:
-    from otel_tokens._errors import ConfigurationError
-    from otel_tokens.pricing import PriceBook
     from otel_tokens_cli._focus import write_focus
 
-    try:
-        price_book = PriceBook(overrides)
-    except ConfigurationError as error:
-        raise Failure(str(error)) from None
-    result = write_focus(records, out, billing_period_start_day=billing_day, price_book=price_book)
+    result = write_focus(
+        records, out, billing_period_start_day=billing_day, price_book=open_price_book(overrides)
+    )
     for line in getattr(result, "notes", ()):
         click.echo(f"otel-tokens report: {line}", err=True)
