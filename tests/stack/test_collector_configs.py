@@ -73,6 +73,48 @@ def test_gateway_with_each_overlay_validates(collector_bin, overlay):
     assert result.returncode == 0, result.stderr
 
 
+def test_ledger_overlay_takes_its_settings_from_the_environment(collector_bin):
+    configs = [CONFIG_DIR / "gateway.yaml", CONFIG_DIR / "overlays" / "ledger.yaml"]
+    env = {
+        **BACKEND_ENV,
+        "OTEL_TOKENS_LEDGER_PATH": "/var/lib/otel-tokens/ledger/llm-spans.zst",
+        "OTEL_TOKENS_LEDGER_MAX_MEGABYTES": "50",
+        "OTEL_TOKENS_LEDGER_MAX_DAYS": "400",
+        "OTEL_TOKENS_LEDGER_MAX_BACKUPS": "1000",
+    }
+    assert validate(collector_bin, configs, env).returncode == 0
+    bad = validate(collector_bin, configs, {**BACKEND_ENV, "OTEL_TOKENS_LEDGER_MAX_MEGABYTES": "lots"})
+    assert bad.returncode != 0
+    assert "max_megabytes" in bad.stderr
+
+
+def test_ledger_writes_llm_spans_after_content_removal_and_credential_masking():
+    """The ledger reuses the gateway's own processors (not copies that could drift), after the
+    filter that keeps LLM spans, and writes compressed OTLP JSON with rotation."""
+    gateway = yaml.safe_load((CONFIG_DIR / "gateway.yaml").read_text())
+    ledger = yaml.safe_load((CONFIG_DIR / "overlays" / "ledger.yaml").read_text())
+    pipeline = ledger["service"]["pipelines"]["traces/ledger"]
+    assert pipeline["receivers"] == ["otlp"]
+    assert pipeline["processors"] == [
+        "memory_limiter",
+        "filter/llm_spans",
+        "attributes/drop_genai_content",
+        "redaction/credentials",
+        "batch",
+    ]
+    assert pipeline["exporters"] == ["file/ledger"]
+    assert set(ledger["processors"]) == {"filter/llm_spans"}
+    assert {"attributes/drop_genai_content", "redaction/credentials"} <= set(gateway["processors"])
+    assert ledger["processors"]["filter/llm_spans"]["trace_conditions"] == [
+        'span.attributes["gen_ai.operation.name"] == nil and span.attributes["gen_ai.provider.name"] == nil'
+    ]
+    exporter = ledger["exporters"]["file/ledger"]
+    assert (exporter["format"], exporter["compression"]) == ("json", "zstd")
+    assert set(exporter["rotation"]) == {"max_megabytes", "max_days", "max_backups"}
+    # The gateway's pipelines are untouched: only the ledger's is added.
+    assert set(ledger["service"]["pipelines"]) == {"traces/ledger"}
+
+
 def test_agent_validates(collector_bin):
     result = validate(collector_bin, [CONFIG_DIR / "agent.yaml"], AGENT_ENV)
     assert result.returncode == 0, result.stderr
@@ -119,6 +161,10 @@ def test_manifest_pins_one_collector_release_and_leaves_out_the_prometheus_serve
     assert providers == {"v1.65.0"}
     # These two compile much of the Prometheus server (scrape, discovery) into the binary.
     assert not any("prometheusreceiver" in m or "exporter/prometheusexporter" in m for m in modules)
+    # The ledger overlay's two, from contrib.
+    contrib = "github.com/open-telemetry/opentelemetry-collector-contrib"
+    assert f"{contrib}/exporter/fileexporter v0.159.0" in modules
+    assert f"{contrib}/processor/filterprocessor v0.159.0" in modules
 
 
 def _cache_key(manifest: Path, home: Path) -> str:

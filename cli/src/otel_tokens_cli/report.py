@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -160,7 +161,7 @@ def command(
             json.dump(report_json(report, source.describe()), out, indent=2)
             out.write("\n")
         elif output_format == "focus":
-            _write_focus(current, out, billing_day, overrides)
+            _write_focus(current, out, billing_day, PERIODS[period])
         else:
             from otel_tokens_cli._html import render_html
 
@@ -174,13 +175,11 @@ def command(
             click.echo(f"otel-tokens report: {line}", err=True)
 
 
-def _write_focus(
-    records: Sequence[UsageRecord], out: TextIO, billing_day: int, overrides: str | None
-) -> None:
+def _write_focus(records: Sequence[UsageRecord], out: TextIO, billing_day: int, period: timedelta) -> None:
     from otel_tokens_cli._focus import write_focus
 
-    result = write_focus(
-        records, out, billing_period_start_day=billing_day, price_book=open_price_book(overrides)
-    )
-    for line in getattr(result, "notes", ()):
+    # List prices are the public ones (genai-prices, no overrides): the recorded cost of a call
+    # priced by an override is its contracted cost.
+    result = write_focus(records, out, billing_period_start_day=billing_day, charge_period=period)
+    for line in result.notes:
         click.echo(f"otel-tokens report: {line}", err=True)
