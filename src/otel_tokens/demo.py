@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ import otel_tokens
 from otel_tokens.testing import InMemoryTelemetry
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
     from otel_tokens_fake_providers import FakeProviderServer
 
 # Imported only when the demo runs (they are in the "demo" extra, not in the core's dependencies);
@@ -329,9 +330,17 @@ def unavailable() -> str | None:
 
 
 def run(
-    rounds: int = 1, pause: float = 15.0, *, export_to: str | None = None, progress: Progress = Progress()
+    rounds: int = 1,
+    pause: float = 15.0,
+    *,
+    export_to: str | None = None,
+    progress: Progress = Progress(),
+    finished: Callable[[Sequence[ReadableSpan]], None] | None = None,
 ) -> str:
     """Run the workload ``rounds`` times, ``pause`` seconds apart, and return the summary.
+
+    ``finished`` receives every span recorded, once the workload is done (``otel-tokens demo
+    --ledger`` writes them to a file).
 
     Starts the fake provider server on 127.0.0.1 and ``otel_tokens.init()`` with in-memory
     providers (also exporting, see :func:`_telemetry`), and shuts both down before returning.
@@ -360,6 +369,8 @@ def run(
             progress.round_done(round_number + 1, rounds)
     otel_tokens.flush()
     summary = report(telemetry)
+    if finished is not None:
+        finished(telemetry.spans())
     otel_tokens.shutdown()
     telemetry.shutdown()
     return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +19,12 @@ def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """OTLP JSON lines of the spans the demo's workload records (real SDKs, fake provider)."""
     path = tmp_path_factory.mktemp("ledger") / "demo.jsonl"
     subprocess.run(
-        [sys.executable, "-m", "tests.cli._ledger", str(path)],
+        [sys.executable, "-m", "otel_tokens_cli", "demo", "--ledger", str(path)],
         cwd=ROOT,
         check=True,
         capture_output=True,
         timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
     )
     return path
 

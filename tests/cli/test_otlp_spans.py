@@ -31,7 +31,7 @@ def test_every_llm_span_is_one_record_with_its_recorded_cost(demo_document: dict
     assert reader.skips.total == 0
     recorded = math.fsum(span.get("gen_ai.usage.cost.amount", 0.0) for span in spans)
     assert math.fsum(record.cost for record in reader.records) == pytest.approx(recorded, rel=1e-12)
-    assert all(record.service == "bookshop" and record.requests == 1 for record in reader.records)
+    assert all(record.service == "otel-tokens-demo" and record.requests == 1 for record in reader.records)
 
 
 def test_token_classes_add_up_to_the_spans_counts(demo_document: dict[str, Any]) -> None:
@@ -120,9 +120,7 @@ def test_a_malformed_span_is_skipped_with_its_reason(
 def test_a_span_without_times_is_skipped(demo_document: dict[str, Any]) -> None:
     document = copy.deepcopy(demo_document)
     del _spans(document)[0]["startTimeUnixNano"]
-    assert _read(document).skips.counts == {
-        "malformed LLM span: startTimeUnixNano is missing": 1
-    }
+    assert _read(document).skips.counts == {"malformed LLM span: startTimeUnixNano is missing": 1}
 
 
 def test_other_spans_are_ignored_and_other_documents_counted(demo_document: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +42,7 @@ Examples:
   otel-tokens demo --export http://127.0.0.1:4318
   otel-tokens demo --rounds 20 --pause 15 --export http://collector:4318
   otel-tokens demo > summary.txt        # the progress stays on the terminal
+  otel-tokens demo --ledger demo-ledger.jsonl && otel-tokens report --ledger demo-ledger.jsonl --last 1d
 
 Needs no account and no network: the real client SDKs talk to otel-tokens' fake
 provider server on 127.0.0.1. It needs the demo extra: pip install "otel-tokens[demo]".""",
@@ -67,9 +69,26 @@ provider server on 127.0.0.1. It needs the demo extra: pip install "otel-tokens[
     metavar="URL",
     help="Also send the spans and metrics to this OTLP/HTTP collector (base URL, e.g. http://127.0.0.1:4318).",
 )
-def command(rounds: int, pause: float, export_url: str | None) -> None:
+@click.option(
+    "--ledger",
+    "ledger_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also append the calls' spans to FILE as OTLP JSON, for `otel-tokens report --ledger FILE`.",
+)
+def command(rounds: int, pause: float, export_url: str | None, ledger_path: Path | None) -> None:
     """Run a realistic instrumented workload against local fake providers and show what was recorded."""
+    import os
+
     from otel_tokens import demo
+
+    # This process is the demo's application: its spans and series are named after it.
+    os.environ.setdefault("OTEL_SERVICE_NAME", "otel-tokens-demo")
+    finished = None
+    if ledger_path is not None:
+        from otel_tokens_cli._otlp_json import append_ledger
+
+        finished = functools.partial(_write_ledger, append_ledger, ledger_path)
 
     base = None if export_url is None else _base_url(export_url)
     problem = demo.unavailable()
@@ -81,12 +100,21 @@ def command(rounds: int, pause: float, export_url: str | None) -> None:
     lines: list[str] = []
     with _warnings_to_stderr(), _display(console, rounds) as progress:
         try:
-            summary = demo.run(rounds, pause, export_to=base, progress=progress(lines))
+            summary = demo.run(rounds, pause, export_to=base, progress=progress(lines), finished=finished)
         except ConfigurationError as error:
             raise Failure(f"configuration error: {error}") from None
     click.echo("\n".join([*lines, summary]))
     if base is not None:
         click.echo(f"telemetry sent to {redact_url(base)} (OTLP/HTTP)", err=True)
+    if ledger_path is not None:
+        click.echo(f"spans appended to {ledger_path} (OTLP JSON)", err=True)
+
+
+def _write_ledger(append: Any, path: Path, spans: Any) -> None:
+    try:
+        append(spans, path)
+    except OSError as error:
+        raise Failure(f"--ledger {path}: {error.strerror or error}") from None
 
 
 def _base_url(url: str) -> str:
