@@ -26,6 +26,7 @@ __all__ = [
     "TimeRange",
     "format_moment",
     "load_calls",
+    "load_with_previous",
     "load_records",
     "parse_moment",
     "range_options",
@@ -253,26 +254,51 @@ def _read_ledger(paths: Sequence[str], time_range: TimeRange) -> tuple[list[Usag
     return records, reader.skips
 
 
-def load_calls(
-    source: Source,
-    time_range: TimeRange,
-    period: timedelta = PERIODS["day"],
-    *,
-    required: TimeRange | None = None,
-) -> tuple[list[UsageRecord], Skips]:
-    """:func:`load_records`, failing as a command does: one line for a source that cannot be read,
-    and one when no call starts in ``required`` (default the whole range), with what was skipped."""
+def _read(source: Source, time_range: TimeRange, period: timedelta) -> tuple[list[UsageRecord], Skips]:
     from otel_tokens_cli._failure import Failure
 
     try:
-        records, skipped = load_records(source, time_range, period)
+        return load_records(source, time_range, period)
     except SourceError as error:
         raise Failure(str(error)) from None
-    wanted = required or time_range
-    if not any(wanted.start <= record.start < wanted.end for record in records):
-        first = next(iter(skipped.lines()), "")
-        raise Failure(
-            f"no LLM calls in {source.describe()} from {wanted.describe()}"
-            + (f" ({skipped.total} records skipped: {first})" if skipped.total else "")
-        )
+
+
+def _no_calls(source: Source, time_range: TimeRange, skipped: Skips) -> Exception:
+    from otel_tokens_cli._failure import Failure
+
+    first = next(iter(skipped.lines()), "")
+    return Failure(
+        f"no LLM calls in {source.describe()} from {time_range.describe()}"
+        + (f" ({skipped.total} records skipped: {first})" if skipped.total else "")
+    )
+
+
+def load_calls(
+    source: Source, time_range: TimeRange, period: timedelta = PERIODS["day"]
+) -> tuple[list[UsageRecord], Skips]:
+    """:func:`load_records`, failing as a command does: one line for a source that cannot be read,
+    and one when no call starts in the range, with what was skipped."""
+    records, skipped = _read(source, time_range, period)
+    if not records:
+        raise _no_calls(source, time_range, skipped)
     return records, skipped
+
+
+def load_with_previous(
+    source: Source, time_range: TimeRange, period: timedelta = PERIODS["day"]
+) -> tuple[list[UsageRecord], list[UsageRecord], Skips]:
+    """The records of ``time_range`` (as :func:`load_calls`) and of the range of the same length
+    before it, for comparisons. Metric records are per charge period, clipped to the range read,
+    so each range is read on its own; ledger files are read once."""
+    previous_range = time_range.previous()
+    if source.prometheus is None:
+        records, skipped = _read(source, TimeRange(previous_range.start, time_range.end), period)
+        current = [record for record in records if record.start >= time_range.start]
+        previous = [record for record in records if record.start < time_range.start]
+    else:
+        current, skipped = _read(source, time_range, period)
+        previous, previous_skipped = _read(source, previous_range, period) if current else ([], Skips())
+        skipped.merge(previous_skipped)
+    if not current:
+        raise _no_calls(source, time_range, skipped)
+    return current, previous, skipped

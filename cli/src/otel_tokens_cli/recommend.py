@@ -22,7 +22,14 @@ from otel_tokens_cli._model_catalog import ModelCatalog
 from otel_tokens_cli._price_book import open_price_book, overrides_option
 from otel_tokens_cli._recommend_outputs import render, report
 from otel_tokens_cli._savings import Options, recommend
-from otel_tokens_cli._sources import PERIODS, Source, TimeRange, load_calls, range_options, source_options
+from otel_tokens_cli._sources import (
+    PERIODS,
+    Source,
+    TimeRange,
+    load_with_previous,
+    range_options,
+    source_options,
+)
 
 
 def _names(text: str | None, option: str) -> tuple[str, ...]:
@@ -145,10 +152,7 @@ def command(
         min_calls=min_calls,
     )
     book = open_price_book(overrides)
-    both = TimeRange(time_range.previous().start, time_range.end)
-    records, skipped = load_calls(source, both, PERIODS["day"], required=time_range)
-    current = [record for record in records if record.start >= time_range.start]
-    previous = [record for record in records if record.start < time_range.start]
+    current, previous, skipped = load_with_previous(source, time_range, PERIODS["day"])
     # Unknown models are this command's findings, shown once in its output: not as log lines.
     logging.getLogger("otel_tokens.pricing").setLevel(logging.ERROR)
     found = recommend(

@@ -23,7 +23,14 @@ from otel_tokens_cli._price_book import open_price_book, overrides_option
 from otel_tokens_cli._records import DIMENSIONS, UsageRecord
 from otel_tokens_cli._report_outputs import print_table, report_json, write_csv
 from otel_tokens_cli._reprice import reprice as reprice_records
-from otel_tokens_cli._sources import PERIODS, Source, TimeRange, load_calls, range_options, source_options
+from otel_tokens_cli._sources import (
+    PERIODS,
+    Source,
+    TimeRange,
+    load_with_previous,
+    range_options,
+    source_options,
+)
 
 FORMATS = ("table", "csv", "json", "focus", "html")
 
@@ -132,12 +139,10 @@ def command(
 ) -> None:
     """Spend by team, feature, model...: chargeback tables, CSV, JSON, FOCUS and an HTML page."""
     by = _dimensions(by_text, "--by")
-    both = TimeRange(time_range.previous().start, time_range.end)
-    records, skipped = load_calls(source, both, PERIODS[period], required=time_range)
+    current, previous, skipped = load_with_previous(source, time_range, PERIODS[period])
     if reprice:
-        records = reprice_records(records, open_price_book(overrides))
-    current = [record for record in records if record.start >= time_range.start]
-    previous = [record for record in records if record.start < time_range.start]
+        book = open_price_book(overrides)
+        current, previous = reprice_records(current, book), reprice_records(previous, book)
     report = build_report(
         current,
         start=time_range.start,
