@@ -206,10 +206,10 @@ def test_json_lists_every_setting_with_its_variable_and_source():
 
 
 def doctor_with(patch: str) -> subprocess.CompletedProcess[str]:
-    """The doctor in a child whose installed packages ``patch`` (Python code, ``doctor`` being the
-    module) makes look otherwise: what a user's environment would show."""
+    """The doctor in a child whose installed packages ``patch`` (Python code, ``doctor_checks``
+    being the module of the checks) makes look otherwise: what a user's environment would show."""
     code = (
-        "import sys; from otel_tokens_cli import doctor, main\n"
+        "import sys; from otel_tokens_cli import _doctor_checks as doctor_checks, main\n"
         f"{patch}\n"
         "main(['doctor'], prog_name='otel-tokens')\n"
     )
@@ -224,9 +224,9 @@ def doctor_with(patch: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_client_outside_the_supported_range_fails():
     completed = doctor_with(
-        "real = doctor.installed_version\n"
-        "doctor.installed_version = lambda name: '1.30.0' if name == 'openai' else real(name)\n"
-        "import otel_tokens._dependencies as d; d.installed_version = doctor.installed_version"
+        "real = doctor_checks.installed_version\n"
+        "doctor_checks.installed_version = lambda name: '1.30.0' if name == 'openai' else real(name)\n"
+        "import otel_tokens._dependencies as d; d.installed_version = doctor_checks.installed_version"
     )
     assert completed.returncode == 1, completed.stderr
     assert checks(completed.stdout)["client openai"] == (
@@ -238,8 +238,10 @@ def test_a_client_outside_the_supported_range_fails():
 
 def test_a_client_without_its_instrumentor_is_a_warning_saying_what_to_install():
     completed = doctor_with(
-        "real = doctor.entry_points\n"
-        "doctor.entry_points = lambda **kw: [e for e in real(**kw) if e.name != 'otel_tokens_google_genai']"
+        "real = doctor_checks.entry_points\n"
+        "doctor_checks.entry_points = lambda **kw: [\n"
+        "    e for e in real(**kw) if e.name != 'otel_tokens_google_genai'\n"
+        "]"
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert checks(completed.stdout)["client google-genai"] == (

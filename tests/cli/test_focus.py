@@ -14,15 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from otel_tokens_cli._focus import (
-    CUSTOM_COLUMNS,
-    FOCUS_COLUMNS,
-    FocusResult,
-    LeftOut,
-    apportion,
-    billing_period,
-    write_focus,
-)
+from otel_tokens_cli._apportion import apportion
+from otel_tokens_cli._focus import FocusResult, LeftOut, billing_period, write_focus
+from otel_tokens_cli._focus_columns import CUSTOM_COLUMNS, FOCUS_COLUMNS
 from otel_tokens_cli._records import CostBasis, TokenClass, UsageRecord
 
 from otel_tokens.pricing import PriceBook

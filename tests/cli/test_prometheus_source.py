@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 from otel_tokens_cli import _prometheus_source as source
-from otel_tokens_cli._prometheus_source import counter_increase, increases_by_period, read_prometheus
+from otel_tokens_cli._counter_increases import counter_increase, increases_by_period
+from otel_tokens_cli._prometheus_source import read_prometheus
 from otel_tokens_cli._records import CostBasis, Skips, SourceError, TokenClass, UsageRecord
 
 DAY = timedelta(days=1)

@@ -13,11 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from ._e2e import stack  # noqa: F401  (one stack per session, read by several modules)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Read at import: the suite's autouse fixture clears OTEL_TOKENS_* variables before every test.
 STACK_REQUIRED = os.environ.get("OTEL_TOKENS_STACK_REQUIRED") == "1"
 COLLECTOR_BIN = os.environ.get("OTEL_TOKENS_COLLECTOR_BIN", "")
+CHROMIUM_BIN = os.environ.get("OTEL_TOKENS_CHROMIUM_BIN", "")
+FOCUS_VALIDATOR = os.environ.get("OTEL_TOKENS_FOCUS_VALIDATOR", "")
 
 
 def require_program(name: str, path: str | None = None) -> str:
@@ -49,3 +53,16 @@ def collector_bin() -> str:
 @pytest.fixture(scope="session")
 def redis_server_bin() -> str:
     return require_program("redis-server")
+
+
+@pytest.fixture(scope="session")
+def chromium_bin() -> str:
+    """Chromium for the HTML report's tests (scripts/install-chromium, run by scripts/test-stack)."""
+    return require_program("chromium", CHROMIUM_BIN)
+
+
+@pytest.fixture(scope="session")
+def focus_validator() -> Path:
+    """The FOCUS project's validator (scripts/install-focus-validator, run by scripts/test-stack:
+    its own Python 3.12 venv from PyPI, installed before the tests, which reach no network)."""
+    return Path(require_program("focus-validator", FOCUS_VALIDATOR))

@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -174,3 +175,34 @@ def test_a_url_that_is_not_prometheus_is_one_clear_line(stack: Stack) -> None:
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_the_html_page_in_chromium_shows_the_csv_totals_and_a_chart(
+    stack: Stack, chromium_bin: str, tmp_path: Path
+) -> None:
+    from ..cli.test_html import PageReader, text
+    from .test_html_chromium import bar_spans, hex_rgb, read_png, run_chromium
+
+    page = tmp_path / "spend.html"
+    ledger = ["--ledger", str(stack.ledger), *_window(stack), "--by", "team"]
+    html = _run(*ledger, "--format", "html", "-o", str(page))
+    assert html.returncode == 0, html.stderr
+    table = _run(*ledger, "--format", "csv")
+    assert table.returncode == 0, table.stderr
+    csv_costs = _csv(table.stdout, ["team"])
+    [total] = [row for row in csv.DictReader(io.StringIO(table.stdout)) if row["team"] == "TOTAL"]
+
+    dom = PageReader(run_chromium(chromium_bin, tmp_path, "--dump-dom", page.as_uri()))
+    assert float(dom.by_id("total-cost").attrs["data-usd"]) == float(total["cost_usd"])
+    assert text(dom.by_id("total-calls")) == f"{int(total['requests']):,}"
+    rows = {row.attrs["data-key"]: float(row.attrs["data-usd"]) for row in dom.by_class("group", "tr")}
+    assert rows == {(key[0] or "(none)"): cost for key, cost in csv_costs.items()}
+
+    screenshot = tmp_path / "spend.png"
+    run_chromium(chromium_bin, tmp_path, f"--screenshot={screenshot}", page.as_uri())
+    image = read_png(screenshot)
+    bars = PageReader(page.read_text()).by_class("bar", "rect")
+    colours = {bar.attrs["fill"] for bar in bars if float(bar.attrs["height"]) >= 2}
+    assert colours, "the page has no bar tall enough to see"
+    for colour in colours:
+        assert bar_spans(image, hex_rgb(colour)), f"no bar drawn in {colour}"

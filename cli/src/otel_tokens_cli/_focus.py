@@ -23,9 +23,9 @@ They differ only when the recorded price was negotiated (a ``[[price]]`` overrid
 ``[[discount]]``): the list price is then the public one from genai-prices today (a price book
 without overrides), or the contracted one where genai-prices does not know the model.
 
-Who is who: the company that sells the tokens is the service provider, the host and the invoice
-issuer, as FOCUS's own AI examples have it for a cloud serving a model as its own service (Azure
-OpenAI: Microsoft; Bedrock: AWS; Vertex AI: Google). The model's developer is ``PublisherName``.
+The columns, their fixed values and who is who (seller, host, invoice issuer, publisher) are
+in :mod:`otel_tokens_cli._focus_columns`; the split of a cost over token classes is in
+:mod:`otel_tokens_cli._apportion`.
 
 Unpriced calls have no cost, so they get no row (never a made-up 0): :class:`FocusResult` lists
 them by model, for the command to say what was left out.
@@ -36,261 +36,33 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
-from typing import NamedTuple, TextIO
+from typing import TextIO
 
 from otel_tokens.pricing import PriceBook
-from otel_tokens.usage import Usage
-from otel_tokens_cli._records import CostBasis, TokenClass, UsageRecord
-
-__all__ = [
-    "CUSTOM_COLUMNS",
-    "FOCUS_COLUMNS",
-    "FOCUS_VERSION",
-    "ClassCost",
-    "ClassRates",
-    "FocusResult",
-    "LeftOut",
-    "apportion",
-    "billing_period",
-    "write_focus",
-]
-
-FOCUS_VERSION = "1.3"
-
-FOCUS_COLUMNS = (
-    "BilledCost",
-    "BillingAccountId",
-    "BillingAccountName",
-    "BillingCurrency",
-    "BillingPeriodEnd",
-    "BillingPeriodStart",
-    "ChargeCategory",
-    "ChargeClass",
-    "ChargeDescription",
-    "ChargeFrequency",
-    "ChargePeriodEnd",
-    "ChargePeriodStart",
-    "ConsumedQuantity",
-    "ConsumedUnit",
-    "ContractedCost",
-    "ContractedUnitPrice",
-    "EffectiveCost",
-    "HostProviderName",
-    "InvoiceId",
-    "InvoiceIssuerName",
-    "ListCost",
-    "ListUnitPrice",
-    "PricingQuantity",
-    "PricingUnit",
-    "ProviderName",
-    "PublisherName",
-    "ServiceCategory",
-    "ServiceName",
-    "ServiceProviderName",
-    "ServiceSubcategory",
-    "SkuId",
-    "SkuMeter",
-    "SkuPriceDetails",
-    "SkuPriceId",
-    "Tags",
+from otel_tokens_cli._apportion import ClassRates, apportion
+from otel_tokens_cli._focus_columns import (
+    CUSTOM_COLUMNS,
+    FOCUS_COLUMNS,
+    METERS,
+    PER_MILLION_TOKENS,
+    SEARCH_UNITS,
+    TOKENS,
+    publisher,
+    seller_and_service,
 )
-"""The FOCUS columns written: the 1.3 mandatory ones (ProviderName and PublisherName are
-deprecated in 1.3 but still mandatory), those that apply to per-token usage with a public price
-list, negotiated prices and tags, and the recommended ChargeFrequency, ServiceSubcategory and
-InvoiceId (null: telemetry is no invoice)."""
+from otel_tokens_cli._records import TokenClass, UsageRecord
 
-CUSTOM_COLUMNS = ("x_CostSource", "x_PricingVersion", "x_EstimatedUsage", "x_Requests", "x_ServerAddress")
-"""Ours, after FOCUS's: how the row's cost was split (``recorded``, ``apportioned``,
-``repriced``), the price source recorded (``genai-prices 0.2.3``, ``override``,
-``...+discount``), the share of the row's calls whose counts were estimated locally, the priced
-calls in the row, the API host the calls went to."""
+__all__ = ["FocusResult", "LeftOut", "billing_period", "write_focus"]
 
 _MILLION = Decimal(1_000_000)
 _DIGITS = 12  # significant digits of a unit price
-_NOISE = 1e-9  # relative: a recorded total and the sum of its parts differing by less are equal
-_PROBE = 1000  # tokens per class when asking the price book for a rate: far below any long-context tier
-_SEARCH_UNITS = "Search Units"
-_TOKENS = "Tokens"
-_PER_MILLION_TOKENS = "1000000 Tokens"
 _NEGOTIATED = re.compile(r"^override|\+discount$")
 
 _CLASS_ORDER = {kind: index for index, kind in enumerate(TokenClass)}
-_METERS = {
-    TokenClass.INPUT: "Input Tokens",
-    TokenClass.CACHE_READ: "Cache Read Input Tokens",
-    TokenClass.CACHE_WRITE_5M: "Cache Write Input Tokens",
-    TokenClass.CACHE_WRITE_1H: "Cache Write Input Tokens (1-hour TTL)",
-    TokenClass.OUTPUT: "Output Tokens",
-    TokenClass.SEARCH_UNITS: "Search Units",
-}
-
-# gen_ai.provider.name -> (the company that sells the tokens, its service's name).
-_SELLERS: Mapping[str, tuple[str, str]] = {
-    "openai": ("OpenAI", "OpenAI API"),
-    "azure.ai.openai": ("Microsoft", "Azure OpenAI"),
-    "anthropic": ("Anthropic", "Claude API"),
-    "aws.bedrock": ("AWS", "Amazon Bedrock"),
-    "gcp.gemini": ("Google", "Gemini API"),
-    "gcp.vertex_ai": ("Google", "Vertex AI"),
-    "cohere": ("Cohere", "Cohere API"),
-    "mistral_ai": ("Mistral AI", "Mistral AI API"),
-    "deepseek": ("DeepSeek", "DeepSeek API"),
-    "groq": ("Groq", "GroqCloud"),
-    "x_ai": ("xAI", "xAI API"),
-    "perplexity": ("Perplexity", "Perplexity API"),
-    "together_ai": ("Together AI", "Together AI API"),
-    "openrouter": ("OpenRouter", "OpenRouter"),
-    "fireworks_ai": ("Fireworks AI", "Fireworks AI API"),
-    "ollama": ("Self-hosted", "Ollama"),
-    "vllm": ("Self-hosted", "vLLM"),
-}
-# Providers that serve other companies' models: the developer is read off the model name.
-_RESELLERS = frozenset(
-    {"azure.ai.openai", "aws.bedrock", "gcp.vertex_ai", "groq", "together_ai", "openrouter", "fireworks_ai"}
-    | {"ollama", "vllm"}
-)
-_DEVELOPERS = {
-    "anthropic": "Anthropic",
-    "claude": "Anthropic",
-    "openai": "OpenAI",
-    "gpt": "OpenAI",
-    "meta": "Meta",
-    "llama": "Meta",
-    "amazon": "Amazon",
-    "nova": "Amazon",
-    "mistral": "Mistral AI",
-    "mixtral": "Mistral AI",
-    "cohere": "Cohere",
-    "command": "Cohere",
-    "ai21": "AI21 Labs",
-    "deepseek": "DeepSeek",
-    "qwen": "Qwen",
-    "google": "Google",
-    "gemini": "Google",
-    "gemma": "Google",
-    "grok": "xAI",
-}
-
-
-class ClassCost(NamedTuple):
-    """The cost of one token class of a record and where it comes from."""
-
-    cost: float
-    source: CostBasis
-
-
-class ClassRates:
-    """USD per token (per search unit) of token classes of a model, from a price book.
-
-    Each (provider, model, tier, class) is asked of the book once, and only when a caller needs
-    it (asking for a search-unit price the book lacks logs a warning). A class the book cannot
-    price is left out of the answer; a model the book does not know gives ``None`` (the book logs
-    its usual one warning per model).
-    """
-
-    def __init__(self, price_book: PriceBook) -> None:
-        self._book = price_book
-        self._known: dict[tuple[str, str, str], float | None] = {}  # the per-call price; None: unknown
-        self._rates: dict[tuple[str, str, str, TokenClass], float | None] = {}
-
-    def __call__(
-        self, provider: str, model: str, tier: str, kinds: Iterable[TokenClass]
-    ) -> dict[TokenClass, float] | None:
-        key = (provider, model, tier)
-        if key not in self._known:
-            base = self._book.cost(provider, model, Usage(input_tokens=0, output_tokens=0), tier or None)
-            self._known[key] = None if base is None else base.total
-        per_call = self._known[key]
-        if per_call is None:
-            return None
-        rates = {}
-        for kind in kinds:
-            if (*key, kind) not in self._rates:
-                self._rates[(*key, kind)] = self._probe(key, kind, per_call)
-            rate = self._rates[(*key, kind)]
-            if rate is not None:
-                rates[kind] = rate
-        return rates
-
-    def _probe(self, key: tuple[str, str, str], kind: TokenClass, per_call: float) -> float | None:
-        n = _PROBE
-        usage = {
-            TokenClass.INPUT: Usage(input_tokens=n),
-            TokenClass.CACHE_READ: Usage(input_tokens=n, cache_read_input_tokens=n),
-            TokenClass.CACHE_WRITE_5M: Usage(
-                input_tokens=n, cache_creation_input_tokens=n, cache_creation_1h_input_tokens=0
-            ),
-            TokenClass.CACHE_WRITE_1H: Usage(
-                input_tokens=n, cache_creation_input_tokens=n, cache_creation_1h_input_tokens=n
-            ),
-            TokenClass.OUTPUT: Usage(output_tokens=n),
-            TokenClass.SEARCH_UNITS: Usage(search_units=n),
-        }[kind]
-        provider, model, tier = key
-        found = self._book.cost(provider, model, usage, tier or None)
-        if found is None:
-            return None
-        part = {
-            TokenClass.INPUT: found.input,
-            TokenClass.CACHE_READ: found.cache_read,
-            TokenClass.CACHE_WRITE_5M: found.cache_creation,
-            TokenClass.CACHE_WRITE_1H: found.cache_creation,
-            TokenClass.OUTPUT: found.output,
-            # Search units are priced in the total only, beside any per-call price.
-            TokenClass.SEARCH_UNITS: found.total - per_call,
-        }[kind]
-        return part / n
-
-
-def apportion(record: UsageRecord, rates: ClassRates | None = None) -> dict[TokenClass, ClassCost]:
-    """The record's recorded cost split over its token classes that have tokens.
-
-    A class the record has a recorded cost for keeps it (source ``recorded``, or ``repriced``
-    for a repriced record). The rest of the recorded total goes to the classes without one (all
-    classes if none lacks one: a per-request price), in proportion to each class's tokens times
-    its rate from ``rates``, or to the token counts where ``rates`` is ``None``, does not know the
-    model or lacks a rate for one of them; those classes' source is ``apportioned`` (``repriced``
-    for a repriced record). Recorded parts above the total are scaled down to it. The parts add
-    up to the record's cost, except when it has no tokens at all: the result is then empty and
-    the cost has no class to go to.
-    """
-    counts = {kind: record.tokens.get(kind, 0) for kind in TokenClass if record.tokens.get(kind, 0) > 0}
-    if not counts:
-        return {}
-    repriced = record.cost_basis is CostBasis.REPRICED
-    kept = CostBasis.REPRICED if repriced else CostBasis.RECORDED
-    split = CostBasis.REPRICED if repriced else CostBasis.APPORTIONED
-    parts = {kind: ClassCost(cost, kept) for kind, cost in record.class_costs.items() if kind in counts}
-    rest = record.cost - sum(part.cost for part in parts.values())
-    missing = [kind for kind in counts if kind not in parts]
-    if abs(rest) > _NOISE * abs(record.cost):
-        if rest > 0:
-            targets = missing or list(counts)
-            weights = _weights(record, targets, counts, rates)
-        else:
-            # Parts above the total (inconsistent input): scaled down so that the total holds.
-            targets = [kind for kind, part in parts.items() if part.cost > 0]
-            weights = {kind: parts[kind].cost for kind in targets}
-        total = sum(weights.values())
-        for kind in targets:
-            earlier = parts[kind].cost if kind in parts else 0.0
-            parts[kind] = ClassCost(earlier + rest * weights[kind] / total, split)
-    return {**{kind: ClassCost(0.0, split) for kind in missing}, **parts}
-
-
-def _weights(
-    record: UsageRecord, targets: list[TokenClass], counts: Mapping[TokenClass, int], rates: ClassRates | None
-) -> dict[TokenClass, float]:
-    known = rates(record.provider, record.model, record.service_tier, targets) if rates is not None else None
-    if known is not None and len(known) == len(targets):
-        weights = {kind: counts[kind] * known[kind] for kind in targets}
-        if sum(weights.values()) > 0:
-            return weights
-    return {kind: float(counts[kind]) for kind in targets}
 
 
 def billing_period(moment: datetime, start_day: int = 1) -> tuple[datetime, datetime]:
@@ -475,9 +247,7 @@ def _cells(
         contracted_cost = contracted_price * quantity
         list_cost = list_price * quantity
         estimated = Decimal(row.estimated) / Decimal(row.calls) if row.calls else Decimal(0)
-    seller, service_name = _SELLERS.get(
-        record.provider, (record.provider or "unknown", record.provider or "unknown")
-    )
+    seller, service_name = seller_and_service(record.provider)
     tier = record.service_tier or "standard"
     sku = f"{record.provider}/{record.model}/{kind.value}"
     tags = dict(record.tags)
@@ -492,13 +262,13 @@ def _cells(
         "BillingPeriodEnd": _iso(billing_end),
         "BillingPeriodStart": _iso(billing_start),
         "ChargeCategory": "Usage",
-        "ChargeDescription": f"{_METERS[kind]} of {record.model}"
+        "ChargeDescription": f"{METERS[kind]} of {record.model}"
         + (f" ({record.service_tier} tier)" if record.service_tier else ""),
         "ChargeFrequency": "Usage-Based",
         "ChargePeriodEnd": _iso(start + charge_period),
         "ChargePeriodStart": _iso(start),
         "ConsumedQuantity": _decimal_cell(Decimal(row.tokens)),
-        "ConsumedUnit": _SEARCH_UNITS if search else _TOKENS,
+        "ConsumedUnit": SEARCH_UNITS if search else TOKENS,
         "ContractedCost": _decimal_cell(contracted_cost),
         "ContractedUnitPrice": _decimal_cell(contracted_price),
         "EffectiveCost": _decimal_cell(contracted_cost),
@@ -507,15 +277,15 @@ def _cells(
         "ListCost": _decimal_cell(list_cost),
         "ListUnitPrice": _decimal_cell(list_price),
         "PricingQuantity": _decimal_cell(quantity),
-        "PricingUnit": _SEARCH_UNITS if search else _PER_MILLION_TOKENS,
+        "PricingUnit": SEARCH_UNITS if search else PER_MILLION_TOKENS,
         "ProviderName": seller,
-        "PublisherName": _developer(record.provider, record.model, seller),
+        "PublisherName": publisher(record.provider, record.model, seller),
         "ServiceCategory": "AI and Machine Learning",
         "ServiceName": service_name,
         "ServiceProviderName": seller,
         "ServiceSubcategory": "Generative AI",
         "SkuId": sku,
-        "SkuMeter": _METERS[kind],
+        "SkuMeter": METERS[kind],
         "SkuPriceDetails": json.dumps({"x_ModelId": record.model, "x_ServiceTier": tier}, sort_keys=True),
         "SkuPriceId": f"{sku}:{tier}",
         "Tags": json.dumps(tags, sort_keys=True, ensure_ascii=False),
@@ -526,21 +296,6 @@ def _cells(
         "x_ServerAddress": record.host,
     }
     return values, contracted_cost
-
-
-def _developer(provider: str, model: str, seller: str) -> str:
-    """Who made the model: the seller, unless it serves other companies' models and the model's
-    name says whose (``us.anthropic.claude-...`` on Bedrock, ``meta-llama/...`` on Together)."""
-    if provider == "azure.ai.openai":
-        return "OpenAI"
-    if provider in _RESELLERS:
-        # A Bedrock ARN ends in the model or inference profile id.
-        name = model.rsplit("/", 1)[-1] if provider == "aws.bedrock" else model
-        for word in re.split(r"[^a-z0-9]+", name.lower()):
-            for prefix, developer in _DEVELOPERS.items():
-                if word.startswith(prefix):
-                    return developer
-    return seller
 
 
 def _floor(moment: datetime, period: timedelta) -> datetime:

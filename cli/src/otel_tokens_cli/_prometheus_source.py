@@ -41,30 +41,36 @@ A sample that cannot be used (NaN, infinite, negative, malformed) is skipped and
 :class:`Skips`; a server's warnings are counted there too. The server being unreachable, slow,
 not a Prometheus API or refusing a query raises :class:`SourceError` with one line naming the URL
 (credentials masked; header values are never shown).
+
+Here: the queries, the chunks and the join of series into records. The HTTP requests are made by
+:mod:`otel_tokens_cli._prometheus_api`; the differencing rule is
+:mod:`otel_tokens_cli._counter_increases`.
 """
 
 from __future__ import annotations
 
-import base64
-import http.client
 import json
 import math
-import re
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from otel_tokens import semconv
-from otel_tokens._redaction import mask_secrets, redact_url
-from otel_tokens_cli._records import CostBasis, Skips, SourceError, TokenClass, UsageRecord
+from otel_tokens._redaction import mask_secrets
+from otel_tokens_cli._counter_increases import (
+    EPOCH,
+    MS,
+    counter_increase,
+    iso_ms,
+    period_index,
+    to_ms,
+    unusable,
+)
+from otel_tokens_cli._prometheus_api import AnswerTooLarge, PrometheusApi, one_line
+from otel_tokens_cli._records import CostBasis, Skips, TokenClass, UsageRecord
 
-__all__ = ["DEFAULT_LOOKBACK", "counter_increase", "increases_by_period", "read_prometheus"]
+__all__ = ["DEFAULT_LOOKBACK", "read_prometheus"]
 
 DEFAULT_LOOKBACK = timedelta(hours=6)
 """How far before ``start`` a series' last value is looked for. The SDK exports every live series
@@ -120,78 +126,10 @@ _FIRST_CHUNK_MS = 3_600_000
 _MIN_CHUNK_MS = 60_000
 _MAX_CHUNK_MS = 86_400_000
 _MAX_GROWTH = 4
-_MAX_ERROR_BYTES = 64 * 1024
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 _Key = tuple[str, str, str, str, str, tuple[tuple[str, str], ...]]
 """service, provider, host, model, operation, tags: the dimensions a record is keyed by."""
-
-
-# -- differencing (pure) ---------------------------------------------------------------------
-
-
-def counter_increase(previous: float | None, value: float) -> float:
-    """The increase a counter sample shows over its series' previous value: the difference, or
-    the whole value after a reset (a decrease) or when the series has no previous value."""
-    if previous is None or value < previous:
-        return value
-    return value - previous
-
-
-def _period_index(at_ms: int, period_ms: int) -> int:
-    return at_ms // period_ms
-
-
-def _to_ms(moment: datetime) -> int:
-    """``moment`` in milliseconds since the epoch, rounded up: a sample's millisecond time is at
-    or after ``moment`` exactly when it is at or after this."""
-    micros = (moment - _EPOCH) // timedelta(microseconds=1)
-    return -(-micros // 1000)
-
-
-def _usable(value: float) -> str | None:
-    """Why a counter value cannot be used, or ``None``."""
-    if not math.isfinite(value):
-        return "NaN or infinite sample value"
-    if value < 0:
-        return "negative counter value"
-    return None
-
-
-def increases_by_period(
-    samples: Iterable[tuple[int, float]],
-    *,
-    baseline: float | None,
-    start: datetime,
-    end: datetime,
-    period: timedelta,
-    skips: Skips | None = None,
-) -> dict[datetime, float]:
-    """One counter series' increases by charge period (keyed by the period's epoch-aligned start).
-
-    ``samples`` are (milliseconds since the epoch, value) in time order; ``baseline`` is the
-    series' last value before ``start`` (``None``: born in the range). Samples outside
-    ``[start, end)`` are ignored; unusable values are skipped and counted in ``skips``. This is
-    the rule :func:`read_prometheus` applies to every series.
-    """
-    start_ms, end_ms, period_ms = _to_ms(start), _to_ms(end), period // _MS
-    found: dict[datetime, float] = {}
-    previous = baseline
-    for at_ms, value in samples:
-        if not start_ms <= at_ms < end_ms:
-            continue
-        reason = _usable(value)
-        if reason is not None:
-            if skips is not None:
-                skips.add(reason, _iso(at_ms))
-            continue
-        moment = _EPOCH + _period_index(at_ms, period_ms) * period
-        found[moment] = found.get(moment, 0.0) + counter_increase(previous, value)
-        previous = value
-    return found
 
 
 # -- series -> records -----------------------------------------------------------------------
@@ -308,10 +246,10 @@ class _Reader:
     def warn(self, warnings: Iterable[str], at_ms: int) -> None:
         """Count each distinct warning of the server once: the data may be incomplete."""
         for warning in warnings:
-            reason = f"the server warned: {_line(mask_secrets(warning), 200)}"
+            reason = f"the server warned: {one_line(mask_secrets(warning), 200)}"
             if reason not in self._warnings:
                 self._warnings.add(reason)
-                self.skips.add(reason, _iso(at_ms))
+                self.skips.add(reason, iso_ms(at_ms))
 
     def _series(self, metric: Any, name: str | None = None) -> _Series | None:
         if not isinstance(metric, dict) or not all(isinstance(v, str) for v in metric.values()):
@@ -337,7 +275,7 @@ class _Reader:
             if state is None:
                 continue
             sample = _sample(item.get("value"))
-            if isinstance(sample, str) or _usable(sample[1]) is not None:
+            if isinstance(sample, str) or unusable(sample[1]) is not None:
                 # last_over_time gives the last sample even when it is NaN: the last usable one
                 # is looked up for this series alone (see repair_baseline).
                 state.unknown_base = True
@@ -354,7 +292,7 @@ class _Reader:
                 continue
             for raw in values if isinstance(values, list) else []:
                 sample = _sample(raw)
-                if not isinstance(sample, str) and _usable(sample[1]) is None:
+                if not isinstance(sample, str) and unusable(sample[1]) is None:
                     state.last, state.unknown_base = sample[1], False
         if state.unknown_base:
             reason = "no usable value just before the range (the increase to its first sample is left out)"
@@ -383,11 +321,11 @@ class _Reader:
                 at_ms, value = sample
                 if not after_ms < at_ms <= until_ms:
                     continue
-                reason = _usable(value)
+                reason = unusable(value)
                 if reason is None and state.last_ms is not None and at_ms <= state.last_ms:
                     reason = "out-of-order or repeated sample"
                 if reason is not None:
-                    self.skips.add(reason, f"{state.name} at {_iso(at_ms)}")
+                    self.skips.add(reason, f"{state.name} at {iso_ms(at_ms)}")
                     continue
                 self._add(state, at_ms, value)
         return held
@@ -401,9 +339,9 @@ class _Reader:
         if not self.start_ms <= at_ms < self.end_ms:
             return
         role = state.role
-        totals = self.totals.get((_period_index(at_ms, self.period_ms), role.key))
+        totals = self.totals.get((period_index(at_ms, self.period_ms), role.key))
         if totals is None:
-            totals = self.totals[(_period_index(at_ms, self.period_ms), role.key)] = _Totals()
+            totals = self.totals[(period_index(at_ms, self.period_ms), role.key)] = _Totals()
         if role.bound is not None:
             totals.buckets[role.bound] = totals.buckets.get(role.bound, 0.0) + increase
         for name in role.fields:
@@ -411,7 +349,7 @@ class _Reader:
 
     def records(self, start: datetime, end: datetime) -> list[UsageRecord]:
         """One record per (charge period, key) with any usage, in time and key order."""
-        period = self.period_ms * _MS
+        period = self.period_ms * MS
         found = []
         for (index, key), totals in sorted(self.totals.items()):
             counts = {name: _count(value) for name, value in totals.values.items()}
@@ -431,7 +369,7 @@ class _Reader:
             if not (requests or cost or any(tokens.values()) or counts.get("reasoning") or sizes):
                 continue
             service, provider, host, model, operation, tags = key
-            period_start = _EPOCH + index * period
+            period_start = EPOCH + index * period
             found.append(
                 UsageRecord(
                     start=max(start, period_start),
@@ -480,171 +418,10 @@ def _sample(raw: Any) -> tuple[int, float] | str:
     return round(seconds * 1000), value
 
 
-def _iso(at_ms: int) -> str:
-    return (_EPOCH + at_ms * _MS).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
-
-
-# -- HTTP ------------------------------------------------------------------------------------
-
-
-class _TooLarge(Exception):
-    """A response past the byte limit, or a server refusing to load that many samples."""
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # Following a redirect would send the auth headers wherever it points: refuse, and name it.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class _Api:
-    """Instant queries against a Prometheus-compatible ``/api/v1/query``; each problem raises
-    :class:`SourceError` with one line naming the (masked) URL."""
-
-    def __init__(self, url: str, headers: Mapping[str, str], timeout: float) -> None:
-        self.shown = redact_url(url)
-        self.timeout = timeout
-        try:
-            parts = urllib.parse.urlsplit(url)
-            hostname = parts.hostname
-            _ = parts.port
-        except ValueError:
-            raise SourceError(f"Prometheus {self.shown}: not a valid URL") from None
-        if parts.scheme not in ("http", "https") or not hostname:
-            raise SourceError(f"Prometheus {self.shown}: not an http:// or https:// URL")
-        netloc = parts.netloc.rpartition("@")[2]
-        self.endpoint = urllib.parse.urlunsplit(
-            (parts.scheme, netloc, parts.path.rstrip("/") + "/api/v1/query", "", "")
-        )
-        self.fixed_params = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-        self.headers = {
-            "Accept": "application/json",
-            "Accept-Encoding": "gzip",
-            "User-Agent": "otel-tokens-cli",
-        }
-        for name, value in headers.items():
-            if not _HEADER_NAME.match(name) or any(c in value for c in "\r\n\0"):
-                raise self.fail(f"the HTTP header {name!r} is not valid")
-            try:
-                value.encode("latin-1")
-            except UnicodeEncodeError:
-                raise self.fail(f"the HTTP header {name!r} is not Latin-1") from None
-            self.headers[name] = value
-        if parts.username is not None and not any(name.lower() == "authorization" for name in self.headers):
-            user = urllib.parse.unquote(parts.username)
-            password = urllib.parse.unquote(parts.password or "")
-            token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-            self.headers["Authorization"] = f"Basic {token}"
-        self.opener = urllib.request.build_opener(_NoRedirect())
-
-    def fail(self, problem: str) -> SourceError:
-        return SourceError(f"Prometheus {self.shown}: {mask_secrets(problem)}")
-
-    def query(self, expression: str, at_ms: int, result_type: str) -> tuple[Any, list[str]]:
-        """The ``result`` of ``expression`` evaluated at ``at_ms``, and the server's warnings."""
-        params = [*self.fixed_params, ("query", expression), ("time", f"{at_ms // 1000}.{at_ms % 1000:03d}")]
-        request = urllib.request.Request(
-            self.endpoint + "?" + urllib.parse.urlencode(params), headers=self.headers, method="GET"
-        )
-        try:
-            with self.opener.open(request, timeout=self.timeout) as response:
-                body = _read(response, _MAX_RESPONSE_BYTES, time.monotonic() + self.timeout)
-                status = response.status
-        except urllib.error.HTTPError as error:
-            raise self._http_error(error) from None
-        except urllib.error.URLError as error:
-            raise self._connection_error(error.reason, "cannot connect") from None
-        except (OSError, http.client.HTTPException) as error:
-            raise self._connection_error(error, "the request failed") from None
-        document = self._document(body, status)
-        warnings = document.get("warnings")
-        warnings = [str(w) for w in warnings] if isinstance(warnings, list) else []
-        if document.get("status") != "success":
-            problem = str(document.get("error", "no error message"))
-            if "too many samples" in problem:
-                raise _TooLarge(problem)
-            raise self.fail(f"the query failed: {document.get('errorType', 'error')}: {_line(problem)}")
-        data = document.get("data")
-        if not isinstance(data, dict) or data.get("resultType") != result_type:
-            found = data.get("resultType") if isinstance(data, dict) else None
-            raise self.fail(f"not a Prometheus API answer (result type {found!r}, expected {result_type!r})")
-        return data.get("result"), warnings
-
-    def _document(self, body: bytes, status: int) -> dict[str, Any]:
-        try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise self.fail(f"not a Prometheus API (HTTP {status}, the answer is not JSON)") from None
-        if not isinstance(document, dict) or "status" not in document:
-            raise self.fail(f'not a Prometheus API (HTTP {status}, the JSON answer has no "status")')
-        return document
-
-    def _http_error(self, error: urllib.error.HTTPError) -> SourceError | _TooLarge:
-        if 300 <= error.code < 400:
-            location = error.headers.get("Location", "") if error.headers else ""
-            where = redact_url(urllib.parse.urljoin(self.endpoint, location)) if location else "elsewhere"
-            return self.fail(f"HTTP {error.code}: redirected to {where}; give the URL it redirects to")
-        try:
-            body = _read(error, _MAX_ERROR_BYTES, time.monotonic() + self.timeout)
-            document = json.loads(body)
-        except (_TooLarge, OSError, http.client.HTTPException, ValueError, UnicodeDecodeError):
-            document = None
-        finally:
-            error.close()
-        if isinstance(document, dict) and "error" in document:
-            problem = str(document["error"])
-            if "too many samples" in problem:
-                return _TooLarge(problem)
-            kind = document.get("errorType", "error")
-            return self.fail(f"HTTP {error.code}: the query failed: {kind}: {_line(problem)}")
-        return self.fail(f"HTTP {error.code} {error.reason}".rstrip())
-
-    def _connection_error(self, reason: object, what: str) -> SourceError:
-        if isinstance(reason, TimeoutError):
-            return self.fail(f"no answer within {self.timeout:g} s (timed out)")
-        if isinstance(reason, ConnectionRefusedError):
-            return self.fail("connection refused (is it running, and is that the port?)")
-        if isinstance(reason, BaseException):
-            return self.fail(f"{what}: {type(reason).__name__}: {_line(str(reason))}")
-        return self.fail(f"{what}: {_line(str(reason))}")
-
-
-def _read(response: Any, limit: int, deadline: float) -> bytes:
-    """The body, gunzipped when it says so; :class:`_TooLarge` past ``limit`` bytes, a timeout
-    past ``deadline`` even when the server keeps trickling bytes."""
-    encoding = (response.headers.get("Content-Encoding") or "").lower() if response.headers else ""
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
-    # read1 returns what has arrived; read(n) would wait for n bytes from a trickling server.
-    read = getattr(response, "read1", response.read)
-    body = bytearray()
-    while True:
-        if time.monotonic() > deadline:
-            raise TimeoutError("reading the answer took too long")
-        chunk = read(1 << 16)
-        if not chunk:
-            break
-        if decompressor is not None:
-            try:
-                chunk = decompressor.decompress(chunk, limit + 1 - len(body))
-            except zlib.error as error:
-                raise http.client.HTTPException(f"a malformed gzip answer ({error})") from None
-        body += chunk
-        if len(body) > limit:
-            raise _TooLarge(f"an answer over {limit} bytes")
-    if decompressor is not None:
-        body += decompressor.flush()
-    return bytes(body)
-
-
-def _line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _fetch_raw(api: _Api, reader: _Reader, selector: str) -> None:
+def _fetch_raw(api: PrometheusApi, reader: _Reader, selector: str) -> None:
     """Feed ``reader`` every raw sample of ``selector`` in its range, in time order, one bounded
     chunk per instant query of a range vector evaluated at the chunk's end."""
     after, last = reader.start_ms - 1, reader.end_ms - 1
@@ -654,7 +431,7 @@ def _fetch_raw(api: _Api, reader: _Reader, selector: str) -> None:
         span = until - after
         try:
             result, warnings = api.query(f"{selector}[{span}ms]", until, "matrix")
-        except _TooLarge:
+        except AnswerTooLarge:
             if span <= _MIN_CHUNK_MS:
                 limit = f"{_MAX_RESPONSE_BYTES:,} bytes"
                 raise api.fail(f"the samples of {span // 1000} s of {selector} are over {limit}") from None
@@ -696,13 +473,13 @@ def read_prometheus(
     if end <= start:
         raise ValueError(f"the range {start.isoformat()} to {end.isoformat()} is empty")
     for name, length in (("period", period), ("lookback", lookback)):
-        if length <= timedelta(0) or length % _MS:
+        if length <= timedelta(0) or length % MS:
             raise ValueError(f"{name} must be a positive whole number of milliseconds, got {length}")
     if not timeout > 0:
         raise ValueError(f"timeout must be positive, got {timeout}")
-    api = _Api(url, headers or {}, timeout)
-    reader = _Reader(_to_ms(start), _to_ms(end), period // _MS)
-    before, window = reader.start_ms - 1, f"[{lookback // _MS}ms]"
+    api = PrometheusApi(url, headers or {}, timeout, _MAX_RESPONSE_BYTES)
+    reader = _Reader(to_ms(start), to_ms(end), period // MS)
+    before, window = reader.start_ms - 1, f"[{lookback // MS}ms]"
     for name, selector in _BASELINES:
         result = _query_small(api, reader, f"last_over_time({selector}{window})", before, "vector")
         reader.add_baselines(name, result)
@@ -717,10 +494,10 @@ def read_prometheus(
     return reader.records(start, end), reader.skips
 
 
-def _query_small(api: _Api, reader: _Reader, expression: str, at_ms: int, result_type: str) -> Any:
+def _query_small(api: PrometheusApi, reader: _Reader, expression: str, at_ms: int, result_type: str) -> Any:
     try:
         result, warnings = api.query(expression, at_ms, result_type)
-    except _TooLarge:
+    except AnswerTooLarge:
         raise api.fail(f"the values before the range are too many to read ({expression})") from None
     reader.warn(warnings, at_ms)
     return result

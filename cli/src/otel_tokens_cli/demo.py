@@ -137,7 +137,7 @@ def _check_collector(base: str) -> None:
     """Fail in one line, before the workload, when nothing accepts OTLP/HTTP at ``base``."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    from otel_tokens_cli.doctor import check_otlp_export, quiet_logs
+    from otel_tokens_cli._doctor_checks import check_otlp_export, quiet_logs
 
     with quiet_logs():
         check = check_otlp_export(
