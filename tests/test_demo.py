@@ -93,8 +93,9 @@ def test_the_readmes_demo_sample_is_what_the_demo_prints():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     sample = readme.split("```\nfake provider server on ", 1)[1].split("\n```", 1)[0]
     sample_lines = ("fake provider server on " + sample).splitlines()
+    # The README's command is `otel-tokens demo`; `otel-tokens-demo` prints the same.
     done = subprocess.run(
-        [sys.executable, "-m", "otel_tokens.demo"],
+        [sys.executable, "-m", "otel_tokens_cli", "demo"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -215,12 +215,12 @@ def _tokens(report: Report) -> str:
         cells = f'<td class="label">{_e(name)}</td><td>{count:,}</td>'
         cells += f"<td>{before:,}</td>" if previous is not None else ""
         rows.append(f'<tr class="tokens" data-class="{kind.value}" data-count="{count}">{cells}</tr>')
-    if totals.reasoning_tokens or (previous is not None and previous.reasoning_tokens):
-        cells = f'<td class="label">of which reasoning</td><td>{totals.reasoning_tokens:,}</td>'
-        cells += f"<td>{previous.reasoning_tokens:,}</td>" if previous is not None else ""
-        rows.append(
-            f'<tr class="tokens" data-class="reasoning" data-count="{totals.reasoning_tokens}">{cells}</tr>'
-        )
+        reasoned = totals.reasoning_tokens or (previous is not None and previous.reasoning_tokens)
+        if kind is TokenClass.OUTPUT and reasoned:  # a part of the output: right below it
+            cells = f'<td class="label">of which reasoning</td><td>{totals.reasoning_tokens:,}</td>'
+            cells += f"<td>{previous.reasoning_tokens:,}</td>" if previous is not None else ""
+            count = totals.reasoning_tokens
+            rows.append(f'<tr class="tokens" data-class="reasoning" data-count="{count}">{cells}</tr>')
     return (
         '<section id="tokens"><h2>Tokens by class</h2>'
         f'<table id="tokens-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
