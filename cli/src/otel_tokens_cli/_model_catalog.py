@@ -15,20 +15,7 @@ __all__ = ["ModelCatalog"]
 
 # Price keys of token models; a model priced in anything else (audio, images, characters,
 # hours) is a specialised one, no candidate for a text feature.
-_TEXT_PRICE_KEYS = frozenset(
-    {
-        "input_mtok",
-        "output_mtok",
-        "cache_read_mtok",
-        "cache_write_mtok",
-        "cache_write_5m_mtok",
-        "cache_write_1h_mtok",
-        "output_reasoning_mtok",
-        "requests_kcount",
-        "web_searches_kcount",
-        "storage_searches_kcount",
-    }
-)
+_TEXT_PRICE_KEYS = _price_data._MODELLED_PRICE_KEYS | {"web_searches_kcount", "storage_searches_kcount"}
 # Words that mark a specialised model in a name: one is a candidate only for a model that
 # carries the same word (an embedding model for an embedding model).
 _SPECIALISED = ("audio", "realtime", "transcribe", "tts", "image", "search", "embedding", "computer-use")
