@@ -58,6 +58,9 @@ def test_command_serves_openai_requests_until_interrupted():
         stderr=subprocess.PIPE,
         text=True,
         env={"PATH": ""},
+        # As from a terminal: a test run started in the background (`cmd &` in a script) has
+        # SIGINT ignored, which the server would inherit, and Python then never interrupts.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert server.stdout is not None
