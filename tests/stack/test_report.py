@@ -178,16 +178,16 @@ def test_a_url_that_is_not_prometheus_is_one_clear_line(stack: Stack) -> None:
 
 
 def test_the_html_page_in_chromium_shows_the_csv_totals_and_a_chart(
-    stack: Stack, chromium_bin: str, tmp_path: Path
+    stack: Stack, source: list[str], chromium_bin: str, tmp_path: Path
 ) -> None:
     from ..cli.test_html import PageReader, text
     from .test_html_chromium import bar_spans, hex_rgb, read_png, run_chromium
 
     page = tmp_path / "spend.html"
-    ledger = ["--ledger", str(stack.ledger), *_window(stack), "--by", "team"]
-    html = _run(*ledger, "--format", "html", "-o", str(page))
+    query = [*source, *_window(stack), "--by", "team"]
+    html = _run(*query, "--format", "html", "-o", str(page))
     assert html.returncode == 0, html.stderr
-    table = _run(*ledger, "--format", "csv")
+    table = _run(*query, "--format", "csv")
     assert table.returncode == 0, table.stderr
     csv_costs = _csv(table.stdout, ["team"])
     [total] = [row for row in csv.DictReader(io.StringIO(table.stdout)) if row["team"] == "TOTAL"]
