@@ -149,3 +149,31 @@ def test_an_invalid_setting_is_one_line():
     assert one_line_error(completed, status=1).startswith(
         "configuration error: OTEL_TOKENS_MAX_TAG_VALUES must be an integer from 1 to 2000"
     )
+
+
+def test_ledger_appends_every_span_as_otlp_json(tmp_path):
+    import json
+
+    ledger = tmp_path / "demo-ledger.jsonl"
+    for _ in range(2):
+        done = otel_tokens("demo", "--ledger", str(ledger))
+        assert done.returncode == 0, done.stderr
+    assert f"spans appended to {ledger} (OTLP JSON)" in done.stderr
+    documents = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert len(documents) == 2  # appended, not overwritten
+    spans = [
+        s for d in documents for rs in d["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]
+    ]
+    assert len(spans) == 2 * 18
+    assert all(len(s["spanId"]) == 16 and len(s["traceId"]) == 32 for s in spans)  # hex, not base64
+    assert {int(s["startTimeUnixNano"]) > 0 for s in spans} == {True}  # int64 as strings
+    service = documents[0]["resourceSpans"][0]["resource"]["attributes"]
+    assert {"key": "service.name", "value": {"stringValue": "otel-tokens-demo"}} in service
+
+
+def test_a_ledger_that_cannot_be_written_is_one_line(tmp_path):
+    missing = tmp_path / "no-such-folder" / "ledger.jsonl"
+    done = otel_tokens("demo", "--ledger", str(missing))
+    assert done.returncode == 1
+    assert f"Error: --ledger {missing}: No such file or directory" in done.stderr
+    assert "Traceback" not in done.stderr

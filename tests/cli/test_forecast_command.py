@@ -97,7 +97,7 @@ def test_help_shows_examples():
 def test_a_bad_now_is_one_line(tmp_path):
     source = ledger(tmp_path, datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
     message = one_line_error(otel_tokens("forecast", "--ledger", source, "--now", "yesterday"), 2)
-    assert message == "--now 'yesterday' is not an ISO date or time (2026-12-31, 2026-12-31T18:00Z)"
+    assert message == "--now 'yesterday' is not an ISO date or time (2026-11-01, 2026-11-01T09:00Z)"
 
 
 def test_a_bad_policy_is_one_line(tmp_path):

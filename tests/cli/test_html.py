@@ -22,7 +22,7 @@ from otel_tokens_cli._svg_chart import OTHER, PALETTE, PLOT_HEIGHT, chart_series
 START = datetime(2025, 6, 1, tzinfo=UTC)
 END = START + timedelta(days=7)
 HOSTILE_TEAM = '<script>alert("team")</script>'
-HOSTILE_USER = "\"><img src=http://evil.example/x.png onerror=alert(1)> ' onmouseover='alert(2)"
+HOSTILE_USER = "\"><img src=http://evil.invalid/x.png onerror=alert(1)> ' onmouseover='alert(2)"
 
 
 def record(
@@ -281,7 +281,7 @@ def test_no_external_reference():
 
 def test_hostile_values_make_no_reference():
     current, _ = sample_records()
-    current.append(record(1.0, 1.0, team="x' src='http://evil.example/a", user=HOSTILE_USER))
+    current.append(record(1.0, 1.0, team="x' src='http://evil.invalid/a", user=HOSTILE_USER))
     html = render_html(build_report(current, start=START, end=END, by=["team"]), title="T", source="s")
     page = PageReader(html)
     assert not any(name in element.attrs for element in page.elements for name in ("src", "href", "srcset"))

@@ -752,12 +752,12 @@ def test_the_path_prefix_and_query_of_the_url_are_kept():
 
 def test_a_redirect_is_refused_so_headers_never_follow_it():
     def moved(handler: BaseHTTPRequestHandler) -> None:
-        reply(handler, 302, b"", "text/plain", Location="https://user:pw@elsewhere.example/api/v1/query?x=1")
+        reply(handler, 302, b"", "text/plain", Location="https://user:pw@elsewhere.invalid/api/v1/query?x=1")
 
     with serving(moved) as url:
         message = fails(url, headers={"Authorization": "Bearer abcdefghijk"})
     assert message == (
-        f"Prometheus {url}: HTTP 302: redirected to https://***@elsewhere.example/api/v1/query; "
+        f"Prometheus {url}: HTTP 302: redirected to https://***@elsewhere.invalid/api/v1/query; "
         "give the URL it redirects to"
     )
 

@@ -230,14 +230,14 @@ def test_the_network_is_blocked(chromium_bin, tmp_path):
     """The harness itself: a page that does fetch gets an error, and the net log shows its request."""
     page = tmp_path / "fetch.html"
     page.write_text(
-        '<!DOCTYPE html><p id="result">pending</p><script>fetch("http://example.com/").then('
+        '<!DOCTYPE html><p id="result">pending</p><script>fetch("http://blocked.invalid/").then('
         '() => { result.textContent = "fetched" }, () => { result.textContent = "blocked" })</script>'
     )
     net_log = tmp_path / "net-log.json"
     dom = run_chromium(chromium_bin, tmp_path, f"--log-net-log={net_log}", "--dump-dom", page.as_uri())
     assert text(PageReader(dom).by_id("result")) == "blocked"
     [(url, error)] = page_requests(net_log)
-    assert url == "http://example.com/" and error < 0
+    assert url == "http://blocked.invalid/" and error < 0
 
 
 def test_the_page_makes_no_request(rendered):
@@ -302,7 +302,7 @@ def test_the_stylesheet_passes_the_pages_policy(rendered):
 def test_the_pages_policy_blocks_a_fetch(chromium_bin, rendered, tmp_path):
     """Should a reference ever slip into the page, its policy stops the request before the network."""
     page = tmp_path / "injected.html"
-    page.write_text(rendered.report_html.replace("<main>", '<main><img src="http://example.com/x.png">'))
+    page.write_text(rendered.report_html.replace("<main>", '<main><img src="http://blocked.invalid/x.png">'))
     net_log = tmp_path / "net-log.json"
     run_chromium(chromium_bin, tmp_path, f"--log-net-log={net_log}", "--dump-dom", page.as_uri())
     assert page_requests(net_log) == []

@@ -15,7 +15,7 @@ seen twice (the same trace and span id in two files) are counted in :class:`Skip
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -234,11 +234,3 @@ def _record(span: Mapping[str, Any], attributes: Mapping[str, Any], service: str
 
 def _has_usage(tokens: Mapping[TokenClass, int]) -> bool:
     return any(tokens.values())
-
-
-def read_documents(documents: Iterable[tuple[Mapping[str, Any], str]]) -> SpanReader:
-    """Read ``(document, where)`` pairs into a :class:`SpanReader`."""
-    reader = SpanReader()
-    for document, where in documents:
-        reader.add(document, where)
-    return reader

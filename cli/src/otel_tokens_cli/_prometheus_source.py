@@ -362,7 +362,7 @@ class _Reader:
             }
             unpriced = counts.get("unpriced", 0)
             # Every call records a duration point; a pipeline that drops that histogram must still
-            # not leave fewer calls than priced plus unpriced ones (priced_requests stays >= 0).
+            # not leave fewer calls than priced plus unpriced ones, so no count of priced calls goes negative.
             requests = max(counts.get("requests", 0), counts.get("priced", 0) + unpriced)
             cost = max(0.0, totals.values.get("cost", 0.0))
             sizes = _input_sizes(totals.buckets)

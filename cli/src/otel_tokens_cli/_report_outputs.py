@@ -7,7 +7,6 @@ sums to exactly what the report shows; the terminal table rounds for reading.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -206,7 +205,3 @@ def print_table(report: Report, source: str, console: Console) -> None:
 
     for line in report.skipped.lines():
         console.print(f"[yellow]{line}[/yellow]", highlight=False)
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=False)

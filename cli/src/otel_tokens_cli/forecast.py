@@ -36,7 +36,7 @@ from otel_tokens_cli._forecast import (
     month_forecast,
 )
 from otel_tokens_cli._records import Skips
-from otel_tokens_cli._sources import PERIODS, Source, TimeRange, load_calls, source_options
+from otel_tokens_cli._sources import PERIODS, Source, TimeRange, load_calls, parse_moment, source_options
 
 METHOD = (
     "Expected = spent so far + each remaining day (or part of today) at its rate: the mean daily spend of "
@@ -50,12 +50,9 @@ def _now(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageFailure(
-            f"--now {text!r} is not an ISO date or time (2026-12-31, 2026-12-31T18:00Z)"
-        ) from None
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        return parse_moment(text, "--now")
+    except click.BadParameter as error:
+        raise UsageFailure(f"--now {error.message}") from None
 
 
 def _zone(text: str) -> str:
